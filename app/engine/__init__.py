@@ -1,0 +1,1 @@
+"""Everything that computes: stages, backends, cache, export, audio analysis. Headless (no QtWidgets/QtGui)."""

@@ -1,0 +1,37 @@
+"""The document: plain Python, never imports Qt or the engine."""
+
+from app.model.act import (
+    Act,
+    CameraMove,
+    Easing,
+    FitMode,
+    GradeSettings,
+    MotionSettings,
+    TemplateLink,
+    Take,
+    TransitionKind,
+    TransitionSpec,
+)
+from app.model.media import MediaRef
+from app.model.project import SCHEMA_VERSION, AudioClip, BeatGrid, ConsistencyError, Marker, Project, ProjectSettings
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Act",
+    "AudioClip",
+    "BeatGrid",
+    "CameraMove",
+    "ConsistencyError",
+    "Easing",
+    "FitMode",
+    "GradeSettings",
+    "MediaRef",
+    "Marker",
+    "MotionSettings",
+    "Project",
+    "ProjectSettings",
+    "Take",
+    "TemplateLink",
+    "TransitionKind",
+    "TransitionSpec",
+]

@@ -1,0 +1,136 @@
+"""An act: one scene of the film, with everything the engine needs to turn it into moving pictures."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.model.media import MediaRef
+
+MAX_SEED = 2**32 - 1
+
+
+class CameraMove(StrEnum):
+    """Camera moves of the built-in motion backend over the keyframe."""
+
+    static = "static"
+    zoom_in = "zoom_in"
+    zoom_out = "zoom_out"
+    pan_left = "pan_left"
+    pan_right = "pan_right"
+    pan_up = "pan_up"
+    pan_down = "pan_down"
+    rotate_cw = "rotate_cw"
+    rotate_ccw = "rotate_ccw"
+    dolly_in = "dolly_in"
+    dolly_out = "dolly_out"
+    drift = "drift"  # a slow seeded pan + zoom, different for every seed (the "Ken Burns" look)
+
+
+class Easing(StrEnum):
+    linear = "linear"
+    ease_in = "ease_in"
+    ease_out = "ease_out"
+    ease_in_out = "ease_in_out"
+
+
+class FitMode(StrEnum):
+    """How a reference image is fitted to the project frame."""
+
+    cover = "cover"  # scale to fill, crop the overflow
+    contain = "contain"  # scale to fit, pad with a blurred copy of the image
+    stretch = "stretch"  # ignore the aspect ratio
+
+
+class TransitionKind(StrEnum):
+    cut = "cut"
+    crossfade = "crossfade"
+    flow_morph = "flow_morph"
+    dip = "dip"
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MotionSettings(_Settings):
+    camera: CameraMove = CameraMove.zoom_in
+    intensity: float = Field(0.5, ge=0.0, le=1.0)  # 0 = still, 1 = the strongest move of that kind
+    easing: Easing = Easing.ease_in_out
+    audio_reactivity: float = Field(0.0, ge=0.0, le=1.0)  # onset strength → zoom pulse; 0 = off
+
+
+class TransitionSpec(_Settings):
+    """The transition from this act into the next one, centred on the cut."""
+
+    kind: TransitionKind = TransitionKind.cut
+    frames: int = Field(0, ge=0, le=240)
+    color: str = Field("#000000", pattern=r"^#[0-9a-fA-F]{6}$")  # dip colour
+
+    def rgb(self) -> tuple[int, int, int]:
+        return int(self.color[1:3], 16), int(self.color[3:5], 16), int(self.color[5:7], 16)
+
+
+class GradeSettings(_Settings):
+    exposure: float = Field(0.0, ge=-4.0, le=4.0)  # stops
+    contrast: float = Field(1.0, ge=0.0, le=3.0)  # 1 = unchanged, pivot at mid grey
+    saturation: float = Field(1.0, ge=0.0, le=3.0)  # 0 = greyscale
+    temperature: float = Field(0.0, ge=-1.0, le=1.0)  # -1 cool … +1 warm
+    lut: MediaRef | None = None  # a .cube 3D LUT applied after the sliders
+
+
+class TemplateLink(_Settings):
+    id: str
+    version: int = Field(ge=1)
+
+
+class Take(BaseModel):
+    """One generated variation of an act. Takes differ only by seed; the user rates and annotates them."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    seed: int = Field(ge=0, le=MAX_SEED)
+    backend: str
+    rating: int | None = Field(None, ge=1, le=5)
+    note: str = ""
+
+
+class Act(BaseModel):
+    """One scene. Its start on the timeline is derived (the acts track is magnetic), never stored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    name: str = "Act"
+    duration_frames: int = Field(gt=0)
+    prompt: str = ""
+    negative_prompt: str = ""
+    references: list[MediaRef] = Field(default_factory=list)
+    fit: FitMode = FitMode.cover
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    template: TemplateLink | None = None
+    motion: MotionSettings = MotionSettings()
+    transition: TransitionSpec = TransitionSpec()
+    grade: GradeSettings = GradeSettings()
+    draft_backend: str = "motion"
+    final_backend: str = "motion"
+    takes: list[Take] = Field(default_factory=list)
+    selected_take: str | None = None
+    notes: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _id_not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("act id is empty")
+        return value
+
+    def effective_seed(self) -> int:
+        """The seed renders use: the selected take's seed when one is chosen, else the act's own."""
+        for take in self.takes:
+            if take.id == self.selected_take:
+                return take.seed
+        return self.seed

@@ -1,0 +1,83 @@
+"""Upgrades of older project files to the current schema, one version step at a time.
+
+Each step takes the raw JSON object of version N and returns the object of version N + 1. Steps never touch
+the file on disk: the upgraded project is written only when the user saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from app.model.timebase import format_fps, parse_fps, seconds_to_frames
+
+Json = dict[str, Any]
+
+
+class MigrationError(ValueError):
+    """The old file lacks something its version requires; the message names the field."""
+
+
+def _v1_to_v2(old: Json) -> Json:
+    """Version 1 (the prototype) stored times in seconds and one image and one music file per project.
+
+    v1: {"version": 1, "fps": 24.0, "width": W, "height": H,
+         "acts": [{"name", "image"?, "prompt"?, "seconds", "seed"?}], "music": "path"?}
+    v2 stores integer frames at a rational rate, a list of references per act and audio clips.
+    """
+    try:
+        fps = parse_fps(old.get("fps", 24))
+    except ValueError as error:
+        raise MigrationError(f"fps: {error}") from None
+    acts = []
+    for index, act in enumerate(old.get("acts", [])):
+        if not isinstance(act, dict) or "seconds" not in act:
+            raise MigrationError(f"acts.{index}.seconds: missing")
+        seconds = act["seconds"]
+        if not isinstance(seconds, int | float) or seconds <= 0:
+            raise MigrationError(f"acts.{index}.seconds: expected a positive number, got {seconds!r}")
+        acts.append(
+            {
+                "name": act.get("name", f"Act {index + 1}"),
+                "duration_frames": max(1, seconds_to_frames(float(seconds), fps)),
+                "prompt": act.get("prompt", ""),
+                "references": [{"path": act["image"]}] if act.get("image") else [],
+                "seed": act.get("seed", 0),
+            }
+        )
+    audio = [{"media": {"path": old["music"]}}] if old.get("music") else []
+    return {
+        "schema_version": 2,
+        "settings": {
+            "fps": format_fps(Fraction(fps)),
+            "width": old.get("width", 1280),
+            "height": old.get("height", 720),
+        },
+        "acts": acts,
+        "audio": audio,
+    }
+
+
+#: MIGRATIONS[n] upgrades a version-n object to version n + 1.
+MIGRATIONS: dict[int, Callable[[Json], Json]] = {1: _v1_to_v2}
+
+
+def schema_version_of(raw: Json) -> int:
+    """The schema version a raw project object declares (v1 files called the field "version")."""
+    version = raw.get("schema_version", raw.get("version"))
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise MigrationError(f"schema_version: expected an integer, got {version!r}")
+    return version
+
+
+def migrate(raw: Json, target: int) -> Json:
+    """Upgrade `raw` step by step to schema `target`. Raises MigrationError when no path exists."""
+    version = schema_version_of(raw)
+    while version < target:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise MigrationError(f"schema_version: no upgrade from version {version}")
+        raw = step(raw)
+        version = schema_version_of(raw)
+    return raw

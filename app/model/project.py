@@ -1,0 +1,185 @@
+"""The project document: settings, the magnetic acts track, audio clips, the beat grid and markers."""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, field_validator
+
+from app.model.act import MAX_SEED, Act
+from app.model.media import MediaRef
+from app.model.timebase import format_fps, parse_fps, seconds_to_frames
+
+#: The file format this build writes. Older files are migrated on load (see app.model.migrations).
+SCHEMA_VERSION = 2
+
+
+def _validate_fps(value: Any) -> Fraction:
+    if not isinstance(value, str | int | float | Fraction):
+        raise ValueError("frame rate must be a number or a fraction string like '30000/1001'")
+    return parse_fps(value)
+
+
+Fps = Annotated[
+    Fraction,
+    PlainValidator(_validate_fps),
+    PlainSerializer(format_fps, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["24", "30000/1001"]}),
+]
+
+
+class ConsistencyError(AssertionError):
+    """A document invariant does not hold: a bug in the code that edited it, never the user's fault."""
+
+
+class ProjectSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fps: Fps = Fraction(24)
+    width: int = Field(1280, ge=16, le=7680, multiple_of=2)
+    height: int = Field(720, ge=16, le=4320, multiple_of=2)
+    target_duration_frames: int | None = Field(None, gt=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    realism: float = Field(0.5, ge=0.0, le=1.0)  # 0 photoreal … 1 painterly
+
+
+class AudioClip(BaseModel):
+    """A piece of audio on an audio track. All positions are frames at the project rate."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    media: MediaRef
+    track: int = Field(0, ge=0, le=63)
+    offset_frames: int = Field(0, ge=0)  # where the clip starts on the timeline
+    in_frames: int = Field(0, ge=0)  # how far into the source file it starts
+    length_frames: int | None = Field(None, gt=0)  # None: to the end of the source
+    gain_db: float = Field(0.0, ge=-60.0, le=24.0)
+    fade_in_frames: int = Field(0, ge=0)
+    fade_out_frames: int = Field(0, ge=0)
+
+
+class BeatGrid(BaseModel):
+    """Beat times in seconds as detected from `source`, plus the user's manual corrections."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: MediaRef | None = None
+    tempo: float = Field(0.0, ge=0.0, le=400.0)  # BPM; 0 when unknown
+    beats: tuple[float, ...] = ()
+    downbeats: tuple[float, ...] = ()
+    added: tuple[float, ...] = ()
+    removed: tuple[float, ...] = ()
+
+    @field_validator("beats", "downbeats", "added", "removed")
+    @classmethod
+    def _sorted_non_negative(cls, values: tuple[float, ...]) -> tuple[float, ...]:
+        if any(t < 0 for t in values):
+            raise ValueError("beat times must be >= 0 seconds")
+        if list(values) != sorted(values):
+            raise ValueError("beat times must be sorted")
+        return values
+
+    def effective_beats(self) -> list[float]:
+        """Detected beats minus the removed ones plus the added ones, sorted (seconds)."""
+        removed = set(self.removed)
+        return sorted([t for t in self.beats if t not in removed] + list(self.added))
+
+    def beat_frames(self, fps: Fraction) -> list[int]:
+        """Effective beats snapped to frames, without duplicates."""
+        return sorted({seconds_to_frames(t, fps) for t in self.effective_beats()})
+
+
+class Marker(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    frame: int = Field(ge=0)
+    name: str = ""
+
+
+class Project(BaseModel):
+    """The whole document. Edit it through commands (app.model.commands) so every change can be undone."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    schema_version: int = SCHEMA_VERSION
+    settings: ProjectSettings = ProjectSettings()
+    acts: list[Act] = Field(default_factory=list)
+    audio: list[AudioClip] = Field(default_factory=list)
+    beats: BeatGrid = BeatGrid()
+    markers: list[Marker] = Field(default_factory=list)
+
+    # -- derived timing (the acts track is magnetic: each act starts where the previous one ends) --
+
+    def act_starts(self) -> list[int]:
+        """Start frame of every act, in track order."""
+        starts, position = [], 0
+        for act in self.acts:
+            starts.append(position)
+            position += act.duration_frames
+        return starts
+
+    def cut_frames(self) -> list[int]:
+        """Frames where one act ends and the next begins (len(acts) - 1 of them)."""
+        return self.act_starts()[1:]
+
+    @property
+    def duration_frames(self) -> int:
+        return sum(act.duration_frames for act in self.acts)
+
+    def index_of(self, act_id: str) -> int:
+        for index, act in enumerate(self.acts):
+            if act.id == act_id:
+                return index
+        raise KeyError(f"no act with id {act_id!r}")
+
+    def act(self, act_id: str) -> Act:
+        return self.acts[self.index_of(act_id)]
+
+    def act_at(self, frame: int) -> int | None:
+        """Index of the act showing at timeline `frame`, or None past the end."""
+        if frame < 0 or frame >= self.duration_frames:
+            return None
+        return bisect.bisect_right(self.act_starts(), frame) - 1
+
+    def audio_clip(self, clip_id: str) -> AudioClip:
+        for clip in self.audio:
+            if clip.id == clip_id:
+                return clip
+        raise KeyError(f"no audio clip with id {clip_id!r}")
+
+    def media_refs(self) -> Iterator[tuple[str, MediaRef]]:
+        """Every media reference in the document with a label saying where it is used."""
+        for act in self.acts:
+            for ref in act.references:
+                yield f"act '{act.name}' reference", ref
+            if act.grade.lut is not None:
+                yield f"act '{act.name}' LUT", act.grade.lut
+        for clip in self.audio:
+            yield "audio clip", clip.media
+
+    def check_consistency(self) -> None:
+        """Assert the document invariants; raises ConsistencyError naming the first broken one."""
+        ids = [act.id for act in self.acts]
+        if len(ids) != len(set(ids)):
+            raise ConsistencyError(f"duplicate act ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+        for act in self.acts:
+            if act.duration_frames <= 0:
+                raise ConsistencyError(f"act {act.id} has duration {act.duration_frames}")
+            take_ids = {take.id for take in act.takes}
+            if act.selected_take is not None and act.selected_take not in take_ids:
+                raise ConsistencyError(f"act {act.id} selects unknown take {act.selected_take}")
+        clip_ids = [clip.id for clip in self.audio]
+        if len(clip_ids) != len(set(clip_ids)):
+            raise ConsistencyError("duplicate audio clip ids")
+        beats = self.beats
+        for name in ("beats", "downbeats", "added", "removed"):
+            values = list(getattr(beats, name))
+            if values != sorted(values):
+                raise ConsistencyError(f"beat grid '{name}' is not sorted")
+        if not set(beats.downbeats) <= set(beats.beats) | set(beats.added):
+            raise ConsistencyError("a downbeat is not a beat")

@@ -1,0 +1,117 @@
+"""Loading, validating, migrating and atomically saving project files."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from app.model import Act, MediaRef, Project, ProjectSettings
+from app.model.project_file import ProjectError, dumps_project, load_project, save_project
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _project() -> Project:
+    return Project(
+        settings=ProjectSettings(fps=Fraction(30000, 1001), width=640, height=360),
+        acts=[
+            Act(name="One", duration_frames=48, prompt="dawn", references=[MediaRef(path="media/a.jpg")]),
+            Act(name="Two", duration_frames=30, seed=99),
+        ],
+    )
+
+
+def test_save_then_load_gives_the_same_document(tmp_path: Path) -> None:
+    project = _project()
+    path = tmp_path / "film.storybeat"
+    save_project(project, path)
+    loaded = load_project(path)
+    assert loaded == project
+    assert loaded.settings.fps == Fraction(30000, 1001)
+    assert json.loads(path.read_text("utf-8"))["settings"]["fps"] == "30000/1001"
+    assert dumps_project(loaded) == path.read_text("utf-8")
+
+
+def test_save_keeps_one_backup_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    path = tmp_path / "film.storybeat"
+    first = _project()
+    save_project(first, path)
+    second = first.model_copy(deep=True)
+    second.acts[0].prompt = "dusk"
+    save_project(second, path)
+    assert load_project(path).acts[0].prompt == "dusk"
+    assert load_project(tmp_path / "film.storybeat.bak").acts[0].prompt == "dawn"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.storybeat", "film.storybeat.bak"]
+
+
+def test_failed_save_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "film.storybeat"
+    save_project(_project(), path)
+    before = path.read_bytes()
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("app.model.project_file.os.replace", broken_replace)
+    changed = _project()
+    with pytest.raises(OSError, match="disk full"):
+        save_project(changed, path)
+    assert path.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_into_missing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="does not exist"):
+        save_project(_project(), tmp_path / "nope" / "film.storybeat")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"schema_version": 99}', "newer Storybeat"),
+        ('{"schema_version": "two"}', "schema_version"),
+        ('{"schema_version": 2, "acts": [{"duration_frames": "long"}]}', "acts.0.duration_frames"),
+        ('{"schema_version": 2, "acts": [{"duration_frames": 0}]}', "acts.0.duration_frames"),
+        ('{"schema_version": 2, "settings": {"fps": "fast"}}', "settings.fps"),
+        ('{"schema_version": 2, "settings": {"width": 641}}', "settings.width"),
+        ('{"schema_version": 2, "surprise": 1}', "surprise"),
+        ('{"version": 1, "acts": [{"name": "x"}]}', "acts.0.seconds"),
+    ],
+)
+def test_bad_files_raise_one_error_naming_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.storybeat"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ProjectError) as caught:
+        load_project(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_and_binary_files(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match="no such project file"):
+        load_project(tmp_path / "absent.storybeat")
+    binary = tmp_path / "binary.storybeat"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ProjectError, match="cannot read"):
+        load_project(binary)
+
+
+def test_version_1_prototype_file_migrates_to_frames() -> None:
+    project = load_project(FIXTURES / "prototype_v1.storybeat")
+    assert project.schema_version == 2
+    assert project.settings.fps == Fraction(30000, 1001)
+    assert (project.settings.width, project.settings.height) == (1920, 1080)
+    assert [a.name for a in project.acts] == ["Opening", "Chorus"]
+    # 2.0 s and 1.5 s at 29.97 fps, rounded to whole frames
+    assert [a.duration_frames for a in project.acts] == [60, 45]
+    assert project.acts[0].references == [MediaRef(path="media/opening.jpg")]
+    assert project.acts[0].seed == 7
+    assert project.audio[0].media.path == "media/song.mp3"
+    project.check_consistency()
