@@ -24,5 +24,5 @@ class RenderError(StorybeatError):
     """Something failed while computing or writing frames."""
 
 
-class Cancelled(StorybeatError):  # noqa: N818 - reads better at the raise site than "CancelledError"
+class Cancelled(StorybeatError):
     """The job was cancelled through its CancelToken."""

@@ -7,13 +7,21 @@ from app.model.act import (
     FitMode,
     GradeSettings,
     MotionSettings,
-    TemplateLink,
     Take,
+    TemplateLink,
     TransitionKind,
     TransitionSpec,
 )
 from app.model.media import MediaRef
-from app.model.project import SCHEMA_VERSION, AudioClip, BeatGrid, ConsistencyError, Marker, Project, ProjectSettings
+from app.model.project import (
+    SCHEMA_VERSION,
+    AudioClip,
+    BeatGrid,
+    ConsistencyError,
+    Marker,
+    Project,
+    ProjectSettings,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -25,8 +33,8 @@ __all__ = [
     "Easing",
     "FitMode",
     "GradeSettings",
-    "MediaRef",
     "Marker",
+    "MediaRef",
     "MotionSettings",
     "Project",
     "ProjectSettings",

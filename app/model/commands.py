@@ -169,7 +169,9 @@ def _set_cut(project: Project, cut_index: int, frame: int) -> tuple[int, int]:
     start = project.act_starts()[cut_index]
     end = start + before.duration_frames + after.duration_frames
     if not start < frame < end:
-        raise EditError(f"cut between '{before.name}' and '{after.name}' must stay inside frames {start}..{end}")
+        raise EditError(
+            f"cut between '{before.name}' and '{after.name}' must stay inside frames {start}..{end}"
+        )
     old = before.duration_frames, after.duration_frames
     before.duration_frames = frame - start
     after.duration_frames = end - frame
@@ -212,7 +214,11 @@ class SplitAct(Command):
             raise EditError(f"split point {self.offset_frames} is not inside act '{act.name}'")
         second = act.model_copy(
             deep=True,
-            update={"id": self.new_id, "name": f"{act.name} (2)", "duration_frames": act.duration_frames - self.offset_frames},
+            update={
+                "id": self.new_id,
+                "name": f"{act.name} (2)",
+                "duration_frames": act.duration_frames - self.offset_frames,
+            },
         )
         act.duration_frames = self.offset_frames
         project.acts.insert(index + 1, second)

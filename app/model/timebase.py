@@ -34,11 +34,15 @@ def parse_fps(value: str | int | float | Fraction) -> Fraction:
             try:
                 fps = Fraction(text)
             except (ValueError, ZeroDivisionError):
-                raise ValueError(f"frame rate {value!r} is not a number or fraction like 30000/1001") from None
+                raise ValueError(
+                    f"frame rate {value!r} is not a number or fraction like 30000/1001"
+                ) from None
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"frame rate {value!r} is not a finite number")
-        fps = _NAMED_RATES.get(f"{value:.3f}".rstrip("0").rstrip(".")) or Fraction(value).limit_denominator(1001)
+        fps = _NAMED_RATES.get(f"{value:.3f}".rstrip("0").rstrip(".")) or Fraction(value).limit_denominator(
+            1001
+        )
     else:
         fps = Fraction(value)
     if not MIN_FPS <= fps <= MAX_FPS:
@@ -67,4 +71,6 @@ def timecode(frames: int, fps: Fraction) -> str:
     frames = abs(frames)
     ff = frames % nominal
     total_seconds = frames // nominal
-    return f"{sign}{total_seconds // 3600:02d}:{total_seconds // 60 % 60:02d}:{total_seconds % 60:02d}:{ff:02d}"
+    return (
+        f"{sign}{total_seconds // 3600:02d}:{total_seconds // 60 % 60:02d}:{total_seconds % 60:02d}:{ff:02d}"
+    )

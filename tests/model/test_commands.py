@@ -26,7 +26,9 @@ from app.model.project_file import dumps_project
 
 
 def _project(*durations: int) -> Project:
-    return Project(acts=[Act(id=f"a{i}", name=f"Act {i}", duration_frames=d) for i, d in enumerate(durations)])
+    return Project(
+        acts=[Act(id=f"a{i}", name=f"Act {i}", duration_frames=d) for i, d in enumerate(durations)]
+    )
 
 
 def _run(history: History, command: Command) -> Changes:
@@ -224,7 +226,9 @@ def test_random_edits_then_undo_all_restores_the_document_byte_for_byte(
     edits: list[tuple[str, int, object]], durations: list[int]
 ) -> None:
     project = _project(*durations)
-    project.beats = BeatGrid(tempo=120, beats=tuple(i * 0.5 for i in range(40)), downbeats=tuple(i * 2.0 for i in range(10)))
+    project.beats = BeatGrid(
+        tempo=120, beats=tuple(i * 0.5 for i in range(40)), downbeats=tuple(i * 2.0 for i in range(10))
+    )
     original = dumps_project(project)
     history = History(project)
     for serial, edit in enumerate(edits):

@@ -1,0 +1,261 @@
+"""The command line (DESIGN.md "CLI contract").
+
+Exit status: 0 success, 2 bad input or usage (one line on stderr naming the file or field, no traceback),
+1 failure while working. Long commands show a progress bar on a terminal and stay quiet with --json.
+Heavy modules (librosa, av, cv2) are imported inside the commands, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import NoReturn
+
+from app.errors import Cancelled, InputError, StorybeatError
+from app.model.timebase import parse_fps
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEMO_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo"
+DEMO_PROJECT = DEMO_DIR / "demo.storybeat"
+
+_MAX_W, _MAX_H = 7680, 4320
+
+
+class UsageError(InputError):
+    """The command line itself is wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage dump: the contract is "one clear line naming the problem".
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _fps(text: str) -> Fraction:
+    try:
+        return parse_fps(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (16 <= width <= _MAX_W and 16 <= height <= _MAX_H):
+        raise argparse.ArgumentTypeError(f"size {text} is outside 16x16..{_MAX_W}x{_MAX_H}")
+    if width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(
+            f"size {text} must have even width and height (video encoders need it)"
+        )
+    return width, height
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1..1024")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="storybeat", description="Timeline editor for AI image-to-video work.")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    new = commands.add_parser("new", help="build a project: one act per image (or prompt), cuts on beats")
+    new.add_argument("project", type=Path, help="the .storybeat file to create")
+    new.add_argument("--audio", type=Path, required=True, help="music file (wav, mp3, flac, ogg, m4a)")
+    new.add_argument(
+        "--image", type=Path, action="append", default=[], help="reference image; repeat per act"
+    )
+    new.add_argument(
+        "--prompt", action="append", default=[], help="prompt; repeat per act (paired with images)"
+    )
+    new.add_argument("--fps", type=_fps, default=Fraction(24), help="frame rate, e.g. 24, 25, 30000/1001")
+    new.add_argument(
+        "--size", type=_size, default=(1280, 720), help="frame size WIDTHxHEIGHT (default 1280x720)"
+    )
+    new.add_argument("--beats-per-act", type=_positive, default=8, help="beats per act (default 8)")
+    new.add_argument("--force", action="store_true", help="overwrite an existing project file")
+    new.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    beats = commands.add_parser("beats", help="tempo, beats and downbeats of a music file")
+    beats.add_argument("audio", type=Path)
+    beats.add_argument("--json", action="store_true", help='print {"tempo", "beats", "downbeats"} (seconds)')
+
+    render = commands.add_parser("render", help="render a project to a video file (or a PNG folder)")
+    render.add_argument("project", type=Path)
+    render.add_argument("-o", "--output", type=Path, required=True)
+    render.add_argument("--draft", action="store_true", help="fast low-resolution draft")
+    render.add_argument("--backend", help="render every act with this backend (default: each act's own)")
+    render.add_argument(
+        "--format", choices=["mp4", "h265", "mov", "png"], help="mp4 (H.264), h265, mov (ProRes) or png"
+    )
+    render.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+
+    demo = commands.add_parser("demo", help="render the bundled demo project")
+    demo.add_argument("-o", "--output", type=Path, default=Path("storybeat-demo.mp4"))
+    demo.add_argument("--draft", action="store_true", help="fast low-resolution draft")
+    demo.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    return parser
+
+
+def _version() -> str:
+    import app
+
+    return f"storybeat {app.__version__}"
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on a terminal; nothing when quiet or when stderr is not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "json", False):
+        print(text)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_beats(args: argparse.Namespace) -> int:
+    from app.engine.audio.beats import analyze_beats
+
+    analysis = analyze_beats(args.audio)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "tempo": analysis.tempo,
+                    "beats": list(analysis.beats),
+                    "downbeats": list(analysis.downbeats),
+                }
+            )
+        )
+    else:
+        print(
+            f"{args.audio}: {analysis.tempo:.1f} BPM, "
+            f"{len(analysis.beats)} beats, {len(analysis.downbeats)} bars"
+        )
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from app.engine.audio.beats import analyze_beats
+    from app.engine.builder import act_sources, build_project
+    from app.model.project_file import SUFFIX, save_project
+
+    path: Path = args.project
+    if path.suffix != SUFFIX:
+        raise UsageError(f"{path}: project files end in {SUFFIX}")
+    if path.exists() and not args.force:
+        raise UsageError(f"{path}: already exists (use --force to overwrite; the old file is kept as .bak)")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent}: folder does not exist")
+    sources = act_sources(args.image, args.prompt)
+    beats = analyze_beats(args.audio)
+    project = build_project(path, sources, args.audio, beats, args.fps, args.size, args.beats_per_act)
+    save_project(project, path)
+    seconds = float(project.duration_frames / project.settings.fps)
+    if args.json:
+        print(
+            json.dumps(
+                {"project": str(path), "acts": len(project.acts), "tempo": beats.tempo, "seconds": seconds}
+            )
+        )
+    else:
+        print(
+            f"{path}: {len(project.acts)} acts, {seconds:.1f} s, "
+            f"cuts every {args.beats_per_act} beats at {beats.tempo:.1f} BPM"
+        )
+    return EXIT_OK
+
+
+def _render(args: argparse.Namespace, project_path: Path, backend: str | None, fmt: str | None) -> int:
+    from app.engine.render import render_project
+    from app.model.project_file import load_project
+
+    project = load_project(project_path)
+    with _progress("Rendering", args.json) as progress:
+        written = render_project(
+            project,
+            project_path.parent,
+            args.output,
+            draft=args.draft,
+            backend=backend,
+            fmt=fmt,
+            progress=progress,
+        )
+    if args.json:
+        print(json.dumps({"output": str(written), "frames": project.duration_frames}))
+    else:
+        print(f"wrote {written}")
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    fmt = (
+        {"mp4": "h264", "h265": "h265", "mov": "prores", "png": "png"}.get(args.format)
+        if args.format
+        else None
+    )
+    return _render(args, args.project, args.backend, fmt)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return _render(args, DEMO_PROJECT, None, None)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "new": cmd_new,
+    "beats": cmd_beats,
+    "render": cmd_render,
+    "demo": cmd_demo,
+}
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run one command; returns the exit status. Errors are printed as one line on stderr."""
+    try:
+        args = build_parser().parse_args(list(argv))
+        return COMMANDS[args.command](args)
+    except Cancelled:
+        print("storybeat: cancelled", file=sys.stderr)
+        return EXIT_FAILED
+    except InputError as error:
+        print(f"storybeat: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except StorybeatError as error:
+        print(f"storybeat: failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("storybeat: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,41 @@
+"""The interface every motion backend implements (built-in CPU motion, diffusers image-to-video, …)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol
+
+import numpy as np
+
+from app.engine.cancel import CancelToken
+from app.engine.clip import Clip
+from app.model import FitMode, MotionSettings
+
+
+@dataclass(frozen=True)
+class MotionRequest:
+    """Everything a backend needs to animate one act (a frozen snapshot; safe to hand to a worker thread)."""
+
+    keyframes: Sequence[np.ndarray]  # RGB uint8 at their own resolution, at least one
+    fit: FitMode
+    motion: MotionSettings
+    length: int  # act body in frames at `fps`
+    width: int
+    height: int
+    fps: Fraction
+    seed: int
+    prompt: str = ""
+    negative_prompt: str = ""
+
+
+class MotionBackend(Protocol):
+    #: Stable name used in projects and on the command line.
+    name: str
+    #: Changes whenever the backend's output for the same request changes (part of every cache key).
+    revision: str
+
+    def animate(self, request: MotionRequest, cancel: CancelToken | None = None) -> Clip:
+        """A clip of `request.length` frames at `request.fps` and the requested size."""
+        ...

@@ -1,0 +1,25 @@
+"""The built-in CPU `motion` backend: camera moves and flow morphs over the keyframes (always available)."""
+
+from __future__ import annotations
+
+from app.engine.backends.base import MotionRequest
+from app.engine.backends.motion import MotionClip
+from app.engine.cancel import CancelToken
+from app.engine.clip import Clip
+
+
+class BuiltinMotionBackend:
+    name = "motion"
+    revision = "1"
+
+    def animate(self, request: MotionRequest, cancel: CancelToken | None = None) -> Clip:
+        # Frames are computed on demand, so there is nothing to cancel here; the exporter checks per frame.
+        return MotionClip(
+            images=request.keyframes,
+            fit=request.fit,
+            settings=request.motion,
+            length=request.length,
+            width=request.width,
+            height=request.height,
+            seed=request.seed,
+        )

@@ -1,0 +1,127 @@
+"""Rendering a whole project to a file: validation, act clips, timeline, audio mix, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.engine.audio.decode import PcmFile
+from app.engine.audio.mix import AudioMixer, MixClip
+from app.engine.backends import get_backend
+from app.engine.cache import StageCache, cache_key
+from app.engine.cancel import CancelToken, ProgressFn, no_progress
+from app.engine.export import ExportFormat, ExportSettings, export_video, format_for_path
+from app.engine.pipeline import ActPipeline, RenderTarget
+from app.engine.recipe import project_recipe, recipe_json
+from app.engine.timeline import TimelineFrames
+from app.errors import InputError
+from app.model import Project
+from app.model.timebase import frames_to_seconds
+
+EXPORT_SAMPLE_RATE = 48000
+EXPORT_CHANNELS = 2
+#: Names of audio files already decoded to the cache's raw PCM (the key is the content hash).
+_PCM_FILE = "audio.f32"
+
+
+def check_renderable(project: Project, pipeline: ActPipeline, backend_override: str | None = None) -> None:
+    """Refuse, before any work, a project that cannot render: no acts, missing media, unknown backends."""
+    if not project.acts:
+        raise InputError("the project has no acts to render")
+    missing = pipeline.media.missing(project)
+    if missing:
+        listed = "; ".join(f"{m.path} ({m.where})" for m in missing)
+        raise InputError(
+            f"{len(missing)} media file{'s are' if len(missing) > 1 else ' is'} missing: {listed}"
+        )
+    names = (
+        {backend_override}
+        if backend_override
+        else {a.final_backend for a in project.acts} | {a.draft_backend for a in project.acts}
+    )
+    for name in sorted(names):
+        get_backend(name)
+
+
+def audio_mixer(project: Project, pipeline: ActPipeline) -> AudioMixer | None:
+    """The project's audio clips decoded once into the cache and placed on the timeline."""
+    if not project.audio:
+        return None
+    fps = project.settings.fps
+    clips = []
+    for clip in project.audio:
+        source = pipeline.media.path(clip.media)
+        key = cache_key(
+            "pcm",
+            {
+                "sha256": pipeline.media.sha256(clip.media),
+                "rate": EXPORT_SAMPLE_RATE,
+                "channels": EXPORT_CHANNELS,
+            },
+        )
+
+        def write(folder: Path, source: Path = source) -> None:
+            PcmFile.create(source, folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
+
+        folder = pipeline.cache.get_or_create(key, write)
+        clips.append(
+            MixClip(
+                pcm=PcmFile(folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS),
+                start_s=frames_to_seconds(clip.offset_frames, fps),
+                in_s=frames_to_seconds(clip.in_frames, fps),
+                duration_s=None if clip.length_frames is None else frames_to_seconds(clip.length_frames, fps),
+                gain_db=clip.gain_db,
+                fade_in_s=frames_to_seconds(clip.fade_in_frames, fps),
+                fade_out_s=frames_to_seconds(clip.fade_out_frames, fps),
+            )
+        )
+    return AudioMixer(clips, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
+
+
+def render_project(
+    project: Project,
+    project_dir: Path,
+    out: Path,
+    *,
+    draft: bool = False,
+    backend: str | None = None,
+    fmt: str | None = None,
+    cache: StageCache | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Render `project` (whose media paths are relative to `project_dir`) to `out`; returns the path written.
+
+    Draft renders use the preview size and the draft proxy cache; final renders use the project size.
+    Raises InputError for anything wrong with the project or the output path before rendering starts.
+    """
+    export_format = format_for_path(out, fmt)
+    pipeline = ActPipeline(project_dir, cache or StageCache())
+    check_renderable(project, pipeline, backend)
+    target = RenderTarget.preview(project) if draft else RenderTarget.final(project)
+    settings = ExportSettings(
+        fps=target.fps,
+        width=target.width,
+        height=target.height,
+        format=export_format,
+        preset="veryfast" if draft else "medium",
+        crf=23 if draft else 18,
+        audio_sample_rate=EXPORT_SAMPLE_RATE,
+        audio_channels=EXPORT_CHANNELS,
+    )
+    clips = [pipeline.clip(act, target, backend, cancel) for act in project.acts]
+    timeline = TimelineFrames(project.acts, clips)
+    mixer = audio_mixer(project, pipeline)
+    recipe = recipe_json(project_recipe(project, pipeline.media, draft, backend))
+    return export_video(
+        out,
+        iter(timeline),
+        timeline.length,
+        settings,
+        audio=mixer.render if mixer else None,
+        metadata={"storybeat_recipe": recipe, "title": Path(out).stem},
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+__all__ = ["ExportFormat", "check_renderable", "render_project"]

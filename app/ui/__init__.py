@@ -1,0 +1,1 @@
+"""The Qt editor (widgets only: views and controllers over app.model commands and the app.engine worker)."""

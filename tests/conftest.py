@@ -1,0 +1,17 @@
+"""Shared test set-up: every test gets its own stage cache, never the user's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    cache = tmp_path_factory.mktemp("stage-cache")
+    monkeypatch.setenv("STORYBEAT_CACHE_DIR", str(cache))
+    yield cache
