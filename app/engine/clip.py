@@ -37,15 +37,18 @@ class GradedClip:
         return self._grade(self._source.frame(index))
 
 
-class StillClip:
-    """One picture held for the whole act (and its handles)."""
+class LazyClip:
+    """Builds its clip on first use, so a long render starts at once and reports progress act by act."""
 
-    def __init__(self, image: np.ndarray, length: int) -> None:
-        self._image = image
+    def __init__(self, build: Callable[[], Clip], length: int) -> None:
+        self._build = build
+        self._clip: Clip | None = None
         self.length = length
 
     def frame(self, index: int) -> np.ndarray:
-        return self._image
+        if self._clip is None:
+            self._clip = self._build()
+        return self._clip.frame(index)
 
 
 # -- draft proxies on disk -----------------------------------------------------------------------------------

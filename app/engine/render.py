@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from app.engine.audio.decode import PcmFile
@@ -9,6 +10,7 @@ from app.engine.audio.mix import AudioMixer, MixClip
 from app.engine.backends import get_backend
 from app.engine.cache import StageCache, cache_key
 from app.engine.cancel import CancelToken, ProgressFn, no_progress
+from app.engine.clip import LazyClip
 from app.engine.export import ExportFormat, ExportSettings, export_video, format_for_path
 from app.engine.pipeline import ActPipeline, RenderTarget
 from app.engine.recipe import project_recipe, recipe_json
@@ -108,7 +110,10 @@ def render_project(
         audio_sample_rate=EXPORT_SAMPLE_RATE,
         audio_channels=EXPORT_CHANNELS,
     )
-    clips = [pipeline.clip(act, target, backend, cancel) for act in project.acts]
+    clips = [
+        LazyClip(partial(pipeline.clip, act, target, backend, cancel), act.duration_frames)
+        for act in project.acts
+    ]
     timeline = TimelineFrames(project.acts, clips)
     mixer = audio_mixer(project, pipeline)
     recipe = recipe_json(project_recipe(project, pipeline.media, draft, backend))
