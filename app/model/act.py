@@ -111,6 +111,7 @@ class Act(BaseModel):
     references: list[MediaRef] = Field(default_factory=list)
     fit: FitMode = FitMode.cover
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    seed_locked: bool = False  # a locked seed is kept when takes or variations re-roll seeds
     template: TemplateLink | None = None
     motion: MotionSettings = MotionSettings()
     transition: TransitionSpec = TransitionSpec()

@@ -60,7 +60,7 @@ class History:
         self._redo: list[Command] = []
         self._open_groups: list[CommandGroup] = []
         self._listeners: list[ChangeListener] = []
-        self._saved_at: Command | None = None  # the undo-stack top when last saved
+        self._saved_at: Command | object | None = None  # the undo-stack top when last saved
         self.revision = 0
 
     def subscribe(self, listener: ChangeListener) -> None:
@@ -138,6 +138,10 @@ class History:
     def mark_saved(self) -> None:
         self._saved_at = self._undo[-1] if self._undo else None
 
+    def mark_unsaved(self) -> None:
+        """Treat the document as differing from its file (e.g. recovered after a crash) until the next save."""
+        self._saved_at = _NEVER_SAVED
+
     @property
     def is_modified(self) -> bool:
         return (self._undo[-1] if self._undo else None) is not self._saved_at
@@ -151,3 +155,7 @@ class History:
     def _notify(self, changes: Changes) -> None:
         for listener in self._listeners:
             listener(changes)
+
+
+#: A save point that no undo-stack state equals.
+_NEVER_SAVED = object()

@@ -9,12 +9,14 @@ from hypothesis import strategies as st
 from app.model import Act, BeatGrid, MotionSettings, Project
 from app.model.commands import (
     AddAct,
+    AddBeatMarker,
     Changes,
     Command,
     EditError,
     MoveAct,
     MoveCut,
     RemoveActs,
+    RemoveBeatMarker,
     SetActField,
     SetBeatGrid,
     SnapCutsToBeats,
@@ -176,6 +178,27 @@ def test_beat_grid_command_and_effective_beats() -> None:
     assert project.beats.effective_beats() == [0.6, 1.8, 2.4]
     history.undo()
     assert project.beats == BeatGrid()
+
+
+def test_beat_markers_are_added_and_removed_on_top_of_the_detected_grid() -> None:
+    project = _project(10)
+    project.beats = BeatGrid(tempo=120, beats=(0.5, 1.0, 1.5))
+    history = History(project)
+    _run(history, AddBeatMarker(1.25))
+    _run(history, RemoveBeatMarker(1.0))
+    assert project.beats.effective_beats() == [0.5, 1.25, 1.5]
+    assert project.beats.beats == (0.5, 1.0, 1.5)  # the detection itself is kept
+    _run(history, AddBeatMarker(1.0))  # restoring a hidden detected beat
+    assert project.beats.removed == ()
+    with pytest.raises(EditError, match="already a beat"):
+        history.execute(AddBeatMarker(0.5))
+    with pytest.raises(EditError, match="no beat"):
+        history.execute(RemoveBeatMarker(2.0))
+    _run(history, RemoveBeatMarker(1.25))
+    assert project.beats.added == ()
+    while history.can_undo:
+        history.undo()
+    assert project.beats == BeatGrid(tempo=120, beats=(0.5, 1.0, 1.5))
 
 
 # -- property: random edit sequences, then undo all ⇒ the original document, byte for byte -----------------
