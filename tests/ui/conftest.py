@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QThread  # noqa: E402 - the platform must be chosen before Qt loads
+from PySide6.QtCore import QThread
 
 
 @pytest.fixture(autouse=True)
