@@ -139,7 +139,7 @@ class History:
         self._saved_at = self._undo[-1] if self._undo else None
 
     def mark_unsaved(self) -> None:
-        """Treat the document as differing from its file (e.g. recovered after a crash) until the next save."""
+        """Treat the document as differing from its file (e.g. recovered after a crash) until saved."""
         self._saved_at = _NEVER_SAVED
 
     @property

@@ -21,7 +21,7 @@ _INFO = ".recovery.json"
 
 @dataclass(frozen=True)
 class Recovery:
-    """A recovery copy: where it is, which project it belongs to (None if never saved) and when it was made."""
+    """A recovery copy: its path, its project (None if never saved) and when it was written."""
 
     path: Path
     project_path: Path | None
