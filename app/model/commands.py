@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from app.errors import InputError
 from app.model.act import Act
+from app.model.media import MediaRef
 from app.model.project import AudioClip, BeatGrid, Project
 from app.model.timebase import seconds_to_frames
 
@@ -405,3 +406,49 @@ class RemoveBeatMarker(Command):
         assert self._old is not None
         project.beats = self._old
         return Changes(beats=True)
+
+
+@dataclass
+class RelinkMedia(Command):
+    """Point every reference to a moved file at its new location (all acts, LUTs, audio clips, beat source).
+
+    `moves` maps an old stored path to the new MediaRef (same content hash, new path).
+    """
+
+    moves: dict[str, MediaRef]
+    label: str = "Relink media"
+    _old: Project | None = field(default=None, repr=False)
+
+    def apply(self, project: Project) -> Changes:
+        self._old = project.model_copy(deep=True)
+        touched: set[str] = set()
+
+        def moved(ref: MediaRef) -> MediaRef:
+            return self.moves.get(ref.path, ref)
+
+        for act in project.acts:
+            references = [moved(ref) for ref in act.references]
+            if references != act.references:
+                act.references = references
+                touched.add(act.id)
+            if act.grade.lut is not None and act.grade.lut.path in self.moves:
+                act.grade = act.grade.model_copy(update={"lut": moved(act.grade.lut)})
+                touched.add(act.id)
+        audio = False
+        for clip in project.audio:
+            if clip.media.path in self.moves:
+                clip.media = moved(clip.media)
+                audio = True
+        if project.beats.source is not None and project.beats.source.path in self.moves:
+            project.beats = project.beats.model_copy(update={"source": moved(project.beats.source)})
+        return Changes(acts=frozenset(touched), audio=audio)
+
+    def revert(self, project: Project) -> Changes:
+        assert self._old is not None
+        old = self._old
+        for act, before in zip(project.acts, old.acts, strict=True):
+            act.references, act.grade = before.references, before.grade
+        for clip, before_clip in zip(project.audio, old.audio, strict=True):
+            clip.media = before_clip.media
+        project.beats = old.beats
+        return Changes(acts=frozenset(a.id for a in project.acts), audio=True)
