@@ -58,7 +58,9 @@ def main() -> None:
 
         cold, cold_renders = render_all()
         rows = [("cold: all 20 acts", cold, cold_renders)]
-        history.execute(SetActField("act7", "motion", MotionSettings(camera=CameraMove.zoom_out, intensity=0.9)))
+        history.execute(
+            SetActField("act7", "motion", MotionSettings(camera=CameraMove.zoom_out, intensity=0.9))
+        )
         rows.append(("edit one act's motion", *render_all()))
         history.execute(MoveAct("act3", 15))
         rows.append(("reorder an act", *render_all()))
