@@ -242,11 +242,41 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def build_editor_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="storybeat", description="Open the editor (commands: see 'storybeat --help').")
+    parser.add_argument("project", type=Path, nargs="?", help="a .storybeat project to open")
+    parser.add_argument(
+        "--screenshot", type=Path, help="write a PNG of the window once the drafts are ready, exit"
+    )
+    parser.add_argument("--at", type=float, help="with --screenshot: put the playhead here (seconds)")
+    return parser
+
+
+def run_editor(argv: Sequence[str]) -> int:
+    from app.model.project_file import SUFFIX
+
+    args = build_editor_parser().parse_args(list(argv))
+    if args.project is not None and (args.project.suffix != SUFFIX or not args.project.is_file()):
+        raise UsageError(f"{args.project}: not a {SUFFIX} project file")
+    if args.screenshot is not None and not args.screenshot.parent.is_dir():
+        raise UsageError(f"{args.screenshot.parent}: folder does not exist")
+    if args.at is not None and (args.screenshot is None or not args.at >= 0):
+        raise UsageError("--at needs --screenshot and a time >= 0 seconds")
+    from app.ui.app import run_editor as show_editor
+
+    return show_editor(args.project, args.screenshot, args.at)
+
+
 def run(argv: Sequence[str]) -> int:
-    """Run one command; returns the exit status. Errors are printed as one line on stderr."""
+    """Run one command (or the editor); returns the exit status. Errors are printed as one line on stderr."""
     try:
-        args = build_parser().parse_args(list(argv))
-        return COMMANDS[args.command](args)
+        first = argv[0] if argv else ""
+        if first in COMMANDS or first in ("-h", "--help", "--version"):
+            args = build_parser().parse_args(list(argv))
+            return COMMANDS[args.command](args)
+        if first and not first.startswith("-") and not first.endswith(".storybeat"):
+            raise UsageError(f"unknown command {first!r} (see 'storybeat --help')")
+        return run_editor(argv)
     except Cancelled:
         print("storybeat: cancelled", file=sys.stderr)
         return EXIT_FAILED

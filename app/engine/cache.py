@@ -52,11 +52,14 @@ class StageCache:
         self.limit_bytes = limit_bytes
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False, timeout=30)
-        with self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, size INTEGER, last_used REAL)"
-            )
+        # Autocommit: every statement is its own short transaction, so no connection (another editor window,
+        # a CLI render) ever waits on a lock left open by this one.
+        self._db = sqlite3.connect(
+            self.root / "index.sqlite", check_same_thread=False, timeout=30, isolation_level=None
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, size INTEGER, last_used REAL)"
+        )
         self.hits = 0
         self.misses = 0
 
@@ -77,7 +80,6 @@ class StageCache:
                 return None
             self.hits += 1
             self._db.execute("UPDATE entries SET last_used = ? WHERE key = ?", (time.time(), key))
-            self._db.commit()
         return folder
 
     def put(self, key: str, write: Callable[[Path], None]) -> Path:
@@ -106,7 +108,6 @@ class StageCache:
                 "INSERT OR REPLACE INTO entries (key, size, last_used) VALUES (?, ?, ?)",
                 (key, size, time.time()),
             )
-            self._db.commit()
         self.evict(keep=key)
         return final
 
@@ -134,7 +135,6 @@ class StageCache:
                 self._db.execute("DELETE FROM entries WHERE key = ?", (key,))
                 total -= size
                 evicted.append(key)
-            self._db.commit()
         return evicted
 
 

@@ -73,3 +73,12 @@ def test_index_survives_reopening(tmp_path: Path) -> None:
     reopened = StageCache(tmp_path)
     assert reopened.get(key) is not None
     assert reopened.size_bytes == 42
+
+
+def test_two_caches_on_one_folder_never_wait_for_each_other(tmp_path: Path) -> None:
+    first, second = StageCache(tmp_path), StageCache(tmp_path)
+    assert first.get(cache_key("t", {"n": 1})) is None  # a miss must not leave a transaction open
+    started = time.perf_counter()
+    second.put(cache_key("t", {"n": 2}), _writer(5))
+    assert time.perf_counter() - started < 5.0
+    assert first.get(cache_key("t", {"n": 2})) is not None

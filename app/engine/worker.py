@@ -1,0 +1,510 @@
+"""The draft worker: renders draft proxies, transition proxies and waveform peaks on one background QThread.
+
+The GUI thread hands over frozen snapshots (`DraftService.set_project`, cheap: a copy and a notify); the
+worker computes the content keys (hashing reference files) and renders what is missing, most urgent first:
+the act under the playhead, then acts in view, then the rest; a transition once both its acts are ready.
+While a job runs, every frame check takes in a newer snapshot, so a job whose act changed (a new key) or
+vanished is cancelled within one frame and its result is never shown. Results go to `DraftPreview`
+(thread-safe) and are announced through queued signals. This is the one engine module that imports Qt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
+
+from app.engine.audio.decode import PcmFile
+from app.engine.audio.mix import AudioMixer
+from app.engine.audio.peaks import WaveformPeaks, cached_peaks
+from app.engine.cache import StageCache, cache_key
+from app.engine.cancel import CancelToken
+from app.engine.clip import StoredClip
+from app.engine.pipeline import DRAFT_HANDLE_FRAMES, ActPipeline, RenderTarget
+from app.engine.preview import (
+    DraftLayout,
+    DraftPreview,
+    frozen_copy,
+    make_thumbnail,
+    render_transition_proxy,
+    transition_key,
+)
+from app.engine.render import _PCM_FILE, EXPORT_CHANNELS, EXPORT_SAMPLE_RATE, audio_mixer
+from app.errors import Cancelled, StorybeatError
+from app.model import AudioClip, Project
+
+_log = logging.getLogger(__name__)
+
+#: Smallest progress step (0..1) worth a status signal; finer steps would flood the GUI thread.
+_PROGRESS_STEP = 0.02
+
+
+class ActState(StrEnum):
+    queued = "queued"
+    rendering = "rendering"
+    ready = "ready"
+    failed = "failed"
+
+
+@dataclass(frozen=True)
+class ActStatus:
+    state: ActState
+    progress: float = 0.0  # 0..1 while rendering
+    message: str = ""  # failure text
+
+
+_QUEUED = ActStatus(ActState.queued)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    project: Project  # a frozen copy: nobody mutates it
+    project_dir: Path
+    revision: int
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One unit of work; `index` is the act index (act jobs) or the cut index (transition jobs)."""
+
+    kind: str  # "act" | "transition" | "audio"
+    snapshot: _Snapshot
+    pipeline: ActPipeline
+    index: int = 0
+    key: str = ""
+
+
+class _Checkpoint(CancelToken):
+    """A job's cancel token whose per-frame checks also run `on_check` (progress, newer snapshots)."""
+
+    def __init__(self, on_check: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_check = on_check
+
+    def raise_if_cancelled(self) -> None:
+        self._on_check()
+        super().raise_if_cancelled()
+
+
+class _WorkerSignals(QObject):
+    """Emitted from the worker thread; DraftService re-emits them on the GUI thread (queued)."""
+
+    act_status = Signal(str)
+    frames = Signal()
+    audio = Signal()
+
+
+class _DraftEngine:
+    """The worker's state and loop. `run` executes on the worker thread; the other public methods are
+    called from the GUI thread and only touch what `_cond` guards."""
+
+    def __init__(self, cache: StageCache, preview: DraftPreview, signals: _WorkerSignals) -> None:
+        self._cache = cache
+        self._preview = preview
+        self._signals = signals
+        # Guarded by _cond (shared with the GUI thread).
+        self._cond = threading.Condition()
+        self._pending: _Snapshot | None = None
+        self._focus: tuple[int, tuple[int, int]] = (0, (0, 0))
+        self._stopping = False
+        self._idle = False
+        self._running: tuple[_Job, CancelToken] | None = None
+        self._statuses: dict[str, ActStatus] = {}
+        self._mixer: AudioMixer | None = None
+        self._peaks: dict[str, WaveformPeaks] = {}
+        # Worker thread only.
+        self._pipeline: ActPipeline | None = None
+        self._snapshot: _Snapshot | None = None
+        self._starts: list[int] = []
+        self._keys: dict[str, str] = {}  # act id -> key of the draft the latest snapshot wants
+        self._ready: dict[str, tuple[str, StoredClip]] = {}  # act id -> (key, proxy) last published
+        self._failed: dict[str, str] = {}  # act id -> key that failed (not retried until it changes)
+        self._transition_keys: dict[int, str] = {}  # cut index -> wanted transition proxy key
+        self._transitions_ready: dict[tuple[str, str], str] = {}  # (out id, in id) -> key last published
+        self._transitions_failed: set[str] = set()  # transition keys not to retry
+        self._audio_wanted: tuple[str, ...] = ()  # the latest snapshot's audio clips, as JSON
+        self._audio_done: tuple[str, ...] = ()  # the audio clips that mixer and peaks describe
+        self._peaks_by_hash: dict[str, WaveformPeaks] = {}
+
+    # -- GUI thread ------------------------------------------------------------------------------------------
+
+    def submit(self, snapshot: _Snapshot) -> None:
+        with self._cond:
+            self._pending = snapshot
+            self._cond.notify_all()
+
+    def set_focus(self, playhead: int, visible: tuple[int, int]) -> None:
+        with self._cond:
+            self._focus = (playhead, visible)
+
+    def status(self, act_id: str) -> ActStatus:
+        with self._cond:
+            return self._statuses.get(act_id, _QUEUED)
+
+    def audio(self) -> tuple[AudioMixer | None, dict[str, WaveformPeaks]]:
+        with self._cond:
+            return self._mixer, self._peaks
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._idle and self._pending is None, timeout_s)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            if self._running is not None:
+                self._running[1].cancel()
+            self._cond.notify_all()
+
+    # -- worker thread ---------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Take in snapshots and render the most urgent job until `stop()`."""
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+            job = None
+            try:
+                self._take_pending()
+                job = self._next_job()
+                if job is not None:
+                    self._run(job)
+            except Exception:
+                # A bug, not bad input (jobs record their own failures): wait for the next change.
+                _log.exception("draft worker: internal error; waiting for the next project change")
+                job = None
+            if job is None:
+                with self._cond:
+                    self._idle = True
+                    self._cond.notify_all()
+                    self._cond.wait_for(lambda: self._stopping or self._pending is not None)
+                    self._idle = False
+
+    def _take_pending(self) -> None:
+        with self._cond:
+            snapshot, self._pending = self._pending, None
+        if snapshot is not None:
+            self._evaluate(snapshot)
+
+    def _evaluate(self, snapshot: _Snapshot) -> None:
+        """Compute the snapshot's keys, settle every act's status and cancel the running job if stale."""
+        if self._pipeline is None or self._pipeline.media.project_dir != snapshot.project_dir:
+            self._pipeline = ActPipeline(snapshot.project_dir, self._cache)
+        acts = snapshot.project.acts
+        target = RenderTarget.preview(snapshot.project)
+        layout = DraftLayout.from_acts(acts)
+        self._snapshot = snapshot
+        self._starts = list(layout.starts)
+        self._keys = {}
+        errors: dict[str, str] = {}
+        for act in acts:
+            try:
+                self._keys[act.id] = self._pipeline.act_key(act, target)
+            except (StorybeatError, OSError) as error:  # a missing reference, an unknown backend
+                errors[act.id] = _message(error)
+        ids = {act.id for act in acts}
+        self._ready = {i: ready for i, ready in self._ready.items() if i in ids}
+        self._failed = {i: key for i, key in self._failed.items() if self._keys.get(i) == key}
+        self._transition_keys = {
+            k: transition_key(self._keys[a.id], self._keys[b.id], a.transition)
+            for k, (a, b) in enumerate(pairwise(acts))
+            if layout.windows[k][1] > layout.windows[k][0] and a.id in self._keys and b.id in self._keys
+        }
+        pairs = set(pairwise(layout.act_ids))
+        self._transitions_ready = {p: key for p, key in self._transitions_ready.items() if p in pairs}
+        self._audio_wanted = tuple(clip.model_dump_json() for clip in snapshot.project.audio)
+        with self._cond:
+            running = self._running
+            self._statuses = {i: s for i, s in self._statuses.items() if i in ids}
+        if running is not None and self._is_stale(running[0]):
+            running[1].cancel()
+        for act in acts:
+            if act.id in errors:
+                self._set_status(act.id, ActStatus(ActState.failed, message=errors[act.id]))
+            elif not (running and running[0].kind == "act" and self._act_id(running[0]) == act.id):
+                self._set_status(act.id, self._settled_status(act.id))
+
+    def _settled_status(self, act_id: str) -> ActStatus:
+        key = self._keys[act_id]
+        if self._ready.get(act_id, ("", None))[0] == key:
+            return ActStatus(ActState.ready, 1.0)
+        if self._failed.get(act_id) == key:
+            return self.status(act_id)
+        return _QUEUED
+
+    def _is_stale(self, job: _Job) -> bool:
+        if job.kind == "act":
+            return self._keys.get(self._act_id(job)) != job.key
+        if job.kind == "transition":
+            return job.key not in self._transition_keys.values()
+        return False  # audio decoding cannot be interrupted; a newer snapshot queues another pass
+
+    def _act_id(self, job: _Job) -> str:
+        return job.snapshot.project.acts[job.index].id
+
+    def _next_job(self) -> _Job | None:
+        """The most urgent missing piece of the latest snapshot, or None when everything is done.
+
+        A scan instead of a heap: focus and readiness change between picks, and a scan over even a
+        thousand acts costs far less than the job it picks.
+        """
+        snapshot, pipeline = self._snapshot, self._pipeline
+        if snapshot is None or pipeline is None:
+            return None
+        with self._cond:
+            playhead, (view_start, view_end) = self._focus
+        acts = snapshot.project.acts
+        ranks: list[tuple[int, int, int]] = []  # (band, kind order, distance from the playhead) per act
+        for act, start in zip(acts, self._starts, strict=True):
+            end = start + act.duration_frames
+            band = 0 if start <= playhead < end else 1 if start < view_end and end > view_start else 2
+            distance = 0 if start <= playhead < end else min(abs(start - playhead), abs(end - 1 - playhead))
+            ranks.append((band, 0, distance))
+        candidates: list[tuple[tuple[int, int, int], _Job]] = []
+        for index, act in enumerate(acts):
+            key = self._keys.get(act.id)
+            if key is not None and not self._is_ready(act.id) and self._failed.get(act.id) != key:
+                candidates.append((ranks[index], _Job("act", snapshot, pipeline, index, key)))
+        for cut, key in self._transition_keys.items():
+            pair = (acts[cut].id, acts[cut + 1].id)
+            if (
+                self._transitions_ready.get(pair) != key
+                and key not in self._transitions_failed
+                and self._is_ready(pair[0])
+                and self._is_ready(pair[1])
+            ):
+                rank = min(ranks[cut], ranks[cut + 1])
+                candidates.append(((rank[0], 1, rank[2]), _Job("transition", snapshot, pipeline, cut, key)))
+        if self._audio_wanted != self._audio_done:
+            candidates.append(((0, 2, 0), _Job("audio", snapshot, pipeline)))
+        return min(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
+
+    def _is_ready(self, act_id: str) -> bool:
+        return act_id in self._keys and self._ready.get(act_id, ("", None))[0] == self._keys[act_id]
+
+    def _run(self, job: _Job) -> None:
+        if job.kind == "audio":
+            self._run_audio(job)
+            return
+        progress = _ProgressCounter()
+        token = _Checkpoint(lambda: self._on_frame(job, progress))
+        with self._cond:
+            self._running = (job, token)
+            if self._stopping:
+                token.cancel()
+        try:
+            if job.kind == "act":
+                self._run_act(job, token)
+            else:
+                self._run_transition(job, token)
+        finally:
+            with self._cond:
+                self._running = None
+
+    def _on_frame(self, job: _Job, progress: _ProgressCounter) -> None:
+        """Per-frame check of a running job: report progress, take in a newer snapshot (may cancel us)."""
+        if job.kind == "act":
+            act = job.snapshot.project.acts[job.index]
+            value = progress.step(act.duration_frames + 2 * DRAFT_HANDLE_FRAMES)
+            if value is not None:
+                self._set_status(act.id, ActStatus(ActState.rendering, value))
+        self._take_pending()
+
+    def _run_act(self, job: _Job, token: CancelToken) -> None:
+        act = job.snapshot.project.acts[job.index]
+        self._set_status(act.id, ActStatus(ActState.rendering, 0.0))
+        target = RenderTarget.preview(job.snapshot.project)
+        try:
+            clip = job.pipeline.draft_clip(act, target, cancel=token)
+            thumbnail = make_thumbnail(clip)
+        except Cancelled:
+            clip = None
+        except Exception as error:  # any backend failure becomes the act's status; the worker goes on
+            if not isinstance(error, StorybeatError):
+                _log.exception("draft of act %r failed", act.name)
+            self._take_pending()
+            if self._keys.get(act.id) == job.key:
+                self._failed[act.id] = job.key
+                self._set_status(act.id, ActStatus(ActState.failed, message=_message(error)))
+            return
+        # A snapshot that arrived after the last frame check still decides whether the result is current.
+        self._take_pending()
+        if clip is not None and self._keys.get(act.id) == job.key:
+            self._ready[act.id] = (job.key, clip)
+            self._preview.publish_act(act.id, clip, thumbnail)
+            self._signals.frames.emit()
+        if act.id in self._keys:
+            self._set_status(act.id, self._settled_status(act.id))
+
+    def _run_transition(self, job: _Job, token: CancelToken) -> None:
+        outgoing, incoming = job.snapshot.project.acts[job.index : job.index + 2]
+        clips = (self._ready[outgoing.id][1], self._ready[incoming.id][1])
+        try:
+            clip = render_transition_proxy(self._cache, job.key, (outgoing, incoming), clips, token)
+        except Cancelled:
+            return
+        except Exception:
+            # The acts themselves still show on either side of the cut; do not retry this key.
+            _log.exception("transition after act %r failed", outgoing.name)
+            self._transitions_failed.add(job.key)
+            return
+        self._take_pending()
+        if job.key in self._transition_keys.values():
+            self._transitions_ready[(outgoing.id, incoming.id)] = job.key
+            self._preview.publish_transition(outgoing.id, incoming.id, outgoing.transition, clip.length, clip)
+            self._signals.frames.emit()
+
+    def _run_audio(self, job: _Job) -> None:
+        wanted = self._audio_wanted
+        mixer: AudioMixer | None = None
+        peaks: dict[str, WaveformPeaks] = {}
+        try:
+            mixer = audio_mixer(job.snapshot.project, job.pipeline)
+            for clip in job.snapshot.project.audio:
+                peaks[clip.id] = self._clip_peaks(clip, job.pipeline)
+        except (StorybeatError, OSError) as error:
+            _log.warning("audio unavailable: %s", _message(error))
+        except Exception:
+            _log.exception("audio decoding failed")
+        self._audio_done = wanted
+        with self._cond:
+            self._mixer, self._peaks = mixer, peaks
+        self._signals.audio.emit()
+
+    def _clip_peaks(self, clip: AudioClip, pipeline: ActPipeline) -> WaveformPeaks:
+        digest = pipeline.media.sha256(clip.media)
+        if digest not in self._peaks_by_hash:
+            self._peaks_by_hash[digest] = cached_peaks(
+                _decoded_pcm(clip, digest, pipeline), self._cache, digest
+            )
+        return self._peaks_by_hash[digest]
+
+    def _set_status(self, act_id: str, status: ActStatus) -> None:
+        with self._cond:
+            changed = self._statuses.get(act_id) != status
+            self._statuses[act_id] = status
+        if changed:
+            self._signals.act_status.emit(act_id)
+
+
+class _ProgressCounter:
+    """Counts frame checks and says when the fraction done moved enough to be worth reporting."""
+
+    def __init__(self) -> None:
+        self._done = 0
+        self._reported = 0.0
+
+    def step(self, total: int) -> float | None:
+        self._done += 1
+        # A backend may check more often than once per stored frame: never claim to be finished early.
+        value = min(0.99, self._done / max(total, 1))
+        if value - self._reported < _PROGRESS_STEP:
+            return None
+        self._reported = value
+        return value
+
+
+def _decoded_pcm(clip: AudioClip, digest: str, pipeline: ActPipeline) -> PcmFile:
+    """The clip's source as `audio_mixer` decodes it into the cache (the same entry: no second decode)."""
+    key = cache_key("pcm", {"sha256": digest, "rate": EXPORT_SAMPLE_RATE, "channels": EXPORT_CHANNELS})
+    source = pipeline.media.path(clip.media)
+
+    def write(folder: Path) -> None:
+        PcmFile.create(source, folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
+
+    folder = pipeline.cache.get_or_create(key, write)
+    return PcmFile(folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
+
+
+def _message(error: BaseException) -> str:
+    """One line for the user: the error's own text, or the file and reason for OS errors."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or 'cannot be read'}"
+    return str(error) or type(error).__name__
+
+
+class _DraftThread(QThread):
+    def __init__(self, engine: _DraftEngine) -> None:
+        super().__init__()
+        self._engine = engine
+        self.setObjectName("storybeat-drafts")
+
+    def run(self) -> None:
+        self._engine.run()
+
+
+class DraftService(QObject):
+    """Draft proxies, preview frames and audio for the editor, computed on one background thread.
+
+    Call `shutdown()` before the application exits (it is also connected to `aboutToQuit`).
+    """
+
+    act_status_changed = Signal(str)  # act id; read .status(act_id)
+    frames_changed = Signal()  # new draft frames exist (viewer/timeline repaint)
+    audio_ready = Signal()  # audio decoded: .mixer() and .peaks(clip_id) now return data
+
+    def __init__(self, cache: StageCache | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._preview = DraftPreview()
+        self._signals = _WorkerSignals()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._signals.act_status.connect(self.act_status_changed, queued)
+        self._signals.frames.connect(self.frames_changed, queued)
+        self._signals.audio.connect(self.audio_ready, queued)
+        self._engine = _DraftEngine(cache or StageCache(), self._preview, self._signals)
+        self._thread: _DraftThread | None = _DraftThread(self._engine)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._thread.start(QThread.Priority.LowPriority)
+
+    def set_project(self, project: Project, project_dir: Path, revision: int) -> None:
+        """Show and render this state of the document (GUI thread; a copy and a notify, no file access).
+
+        `project_dir` is the folder media paths are relative to; `revision` tags the snapshot.
+        """
+        snapshot = _Snapshot(frozen_copy(project), project_dir, revision)
+        self._preview.set_layout(DraftLayout.from_acts(snapshot.project.acts))
+        self._engine.submit(snapshot)
+
+    def set_focus(self, playhead: int, visible: tuple[int, int]) -> None:
+        """Render first the act under `playhead`, then acts meeting `visible` = [start, end) frames."""
+        self._engine.set_focus(playhead, visible)
+
+    def status(self, act_id: str) -> ActStatus:
+        return self._engine.status(act_id)
+
+    def frame(self, timeline_frame: int) -> np.ndarray | None:
+        """RGB uint8 draft frame at `timeline_frame` (see DraftPreview.frame); None when none exists."""
+        return self._preview.frame(timeline_frame)
+
+    def thumbnail(self, act_id: str) -> np.ndarray | None:
+        """Small RGB picture of the act's latest draft (96 pixels wide), or None."""
+        return self._preview.thumbnail(act_id)
+
+    def mixer(self) -> AudioMixer | None:
+        return self._engine.audio()[0]
+
+    def peaks(self, clip_id: str) -> WaveformPeaks | None:
+        """Waveform of the audio clip's whole source file (seconds from the source's start)."""
+        return self._engine.audio()[1].get(clip_id)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Block until the latest snapshot is fully rendered; False on timeout. Tests/screenshots only."""
+        return self._engine.wait_idle(timeout_s)
+
+    def shutdown(self) -> None:
+        """Cancel the running job and join the worker thread; safe to call more than once."""
+        if self._thread is None:
+            return
+        self._engine.stop()
+        self._thread.wait()
+        self._thread = None

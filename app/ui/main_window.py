@@ -1,0 +1,252 @@
+"""The main window: viewer on top, timeline below, inspector and render queue docked; menus with shortcuts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+
+from app.engine.worker import DraftService
+from app.model.commands import Changes, SnapCutsToBeats
+from app.model.recovery import RecoveryStore
+from app.ui.document import DocumentController
+from app.ui.files import FileController
+from app.ui.inspector import InspectorPanel
+from app.ui.playback import PlaybackController, TransportBar
+from app.ui.preferences import Preferences, PreferencesDialog
+from app.ui.render_queue import ExportJob, RenderQueuePanel
+from app.ui.timeline import TimelineView
+from app.ui.viewer import PreviewViewer
+
+#: Snap tolerance of the "Snap Cuts to Beats" command, in frames.
+SNAP_ALL_TOLERANCE_FRAMES = 6
+
+_EXPORT_FILTERS = {
+    "H.264 video (*.mp4)": ("h264", ".mp4"),
+    "H.265 video (*.mp4)": ("h265", ".mp4"),
+    "ProRes video (*.mov)": ("prores", ".mov"),
+    "PNG sequence (folder)": ("png", ""),
+}
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        document: DocumentController,
+        drafts: DraftService,
+        settings: QSettings,
+        recovery: RecoveryStore,
+        preferences: Preferences,
+    ) -> None:
+        super().__init__()
+        self.document = document
+        self.drafts = drafts
+        self.settings = settings
+        self.preferences = preferences
+        self.files = FileController(document, settings, recovery, self)
+        self.resize(1440, 900)
+
+        self.viewer = PreviewViewer(document, drafts)
+        self.playback = PlaybackController(document, drafts)
+        self.transport = TransportBar(self.playback, document)
+        self.timeline = TimelineView(document, drafts)
+        self.inspector = InspectorPanel(document, drafts)
+        self.render_queue = RenderQueuePanel()
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.setSpacing(0)
+        top_layout.addWidget(self.viewer, 1)
+        top_layout.addWidget(self.transport)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.timeline)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(splitter)
+        self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Render queue", self.render_queue, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self._build_menus()
+        document.changed.connect(self._on_document_changed)
+        document.replaced.connect(self._on_document_replaced)
+        document.file_state_changed.connect(self._update_title)
+        document.message.connect(self._on_document_message)
+        self.render_queue.job_finished.connect(self._on_render_queue_job_finished)
+        self._on_document_replaced()
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # -- menus -------------------------------------------------------------------------------------------
+
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[..., object],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&New", self.files.new, QKeySequence.StandardKey.New)
+        self._action(file, "&Open…", self.files.open_dialog, QKeySequence.StandardKey.Open)
+        self._recent_menu = file.addMenu("Open &Recent")
+        self.files.recent_changed.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        self._action(file, "&Save", self.files.save, QKeySequence.StandardKey.Save)
+        self._action(file, "Save &As…", self.files.save_as, QKeySequence.StandardKey.SaveAs)
+        file.addSeparator()
+        self._action(file, "Relink &Media…", self._on_relink_triggered)
+        self._action(file, "&Export…", self._on_export_triggered, "Ctrl+E")
+        file.addSeparator()
+        self._action(
+            file, "Pre&ferences…", self._on_preferences_triggered, QKeySequence.StandardKey.Preferences
+        )
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        self._undo = self._action(edit, "&Undo", self.document.undo, QKeySequence.StandardKey.Undo)
+        self._redo = self._action(edit, "&Redo", self.document.redo, "Ctrl+Shift+Z")
+        edit.addSeparator()
+        self._action(edit, "&Split at Playhead", self.timeline.split_at_playhead, "S")
+        self._action(edit, "&Delete (Ripple)", self.timeline.delete_selected, QKeySequence.StandardKey.Delete)
+        self._action(edit, "Snap Cuts to &Beats", self._on_snap_all_triggered, "Ctrl+B")
+        self._action(edit, "Select &All", self._on_select_all_triggered, QKeySequence.StandardKey.SelectAll)
+
+        view = bar.addMenu("&View")
+        self._action(view, "Zoom &In", self.timeline.zoom_in, QKeySequence.StandardKey.ZoomIn)
+        self._action(view, "Zoom &Out", self.timeline.zoom_out, QKeySequence.StandardKey.ZoomOut)
+        self._action(view, "Zoom to &Fit", self.timeline.zoom_to_fit, "Shift+Z")
+        view.addSeparator()
+        safe = self._action(view, "Safe &Areas", self.viewer.set_safe_area, "'")
+        safe.setCheckable(True)
+        snapping = self._action(view, "S&napping", self.timeline.set_snapping, "N")
+        snapping.setCheckable(True)
+        snapping.setChecked(True)
+
+        play = bar.addMenu("&Playback")
+        self._action(play, "Play / &Pause", self.playback.toggle_play, "Space")
+        self._action(play, "Play &Backward (J)", lambda: self.playback.shuttle(-1), "J")
+        self._action(play, "&Stop (K)", lambda: self.playback.shuttle(0), "K")
+        self._action(play, "Play &Forward (L)", lambda: self.playback.shuttle(1), "L")
+        self._action(play, "Previous Frame", lambda: self.playback.step(-1), "Left")
+        self._action(play, "Next Frame", lambda: self.playback.step(1), "Right")
+        self._action(play, "Go to Start", lambda: self.document.set_playhead(0), "Home")
+        self._action(play, "Go to End", self._on_go_to_end_triggered, "End")
+        self._loop = self._action(play, "&Loop", self.playback.set_loop, "Ctrl+L")
+        self._loop.setCheckable(True)
+        self.playback.state_changed.connect(self._on_playback_state_changed)
+
+    def _fill_recent_menu(self) -> None:
+        self._recent_menu.clear()
+        for path in self.files.recent():
+            self._action(self._recent_menu, str(path), lambda checked=False, p=path: self._open_recent(p))
+        self._recent_menu.setEnabled(bool(self.files.recent()))
+
+    def _open_recent(self, path: Path) -> None:
+        if self.files.confirm_discard():
+            self.files.open(path)
+
+    # -- slots -------------------------------------------------------------------------------------------
+
+    def _on_document_changed(self, changes: Changes) -> None:
+        self.drafts.set_project(
+            self.document.project, self.document.project_dir, self.document.history.revision
+        )
+        self._update_undo_actions()
+
+    def _on_document_replaced(self) -> None:
+        self.drafts.set_project(
+            self.document.project, self.document.project_dir, self.document.history.revision
+        )
+        self._update_undo_actions()
+        self._update_title()
+
+    def _update_undo_actions(self) -> None:
+        history = self.document.history
+        self._undo.setEnabled(history.can_undo)
+        self._redo.setEnabled(history.can_redo)
+        self._undo.setText(f"&Undo {history.undo_label}" if history.undo_label else "&Undo")
+        self._redo.setText(f"&Redo {history.redo_label}" if history.redo_label else "&Redo")
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.document.title} — Storybeat")
+
+    def _on_document_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _on_go_to_end_triggered(self) -> None:
+        self.document.set_playhead(self.document.project.duration_frames - 1)
+
+    def _on_playback_state_changed(self) -> None:
+        self._loop.setChecked(self.playback.loop)  # the transport bar's loop button changes it too
+
+    def _on_snap_all_triggered(self) -> None:
+        self.document.execute(SnapCutsToBeats(tolerance_frames=SNAP_ALL_TOLERANCE_FRAMES))
+
+    def _on_select_all_triggered(self) -> None:
+        self.document.set_selection([act.id for act in self.document.project.acts])
+
+    def _on_relink_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Search for moved media in", str(Path.home()))
+        if folder:
+            self.files.relink_from(Path(folder))
+
+    def _on_export_triggered(self) -> None:
+        stem = self.document.path.stem if self.document.path else "Untitled"
+        start = str((self.document.path.parent if self.document.path else Path.home()) / f"{stem}.mp4")
+        name, chosen = QFileDialog.getSaveFileName(self, "Export", start, ";;".join(_EXPORT_FILTERS))
+        if name:
+            fmt, suffix = _EXPORT_FILTERS.get(chosen, ("h264", ".mp4"))
+            output = Path(name) if not suffix or name.endswith(suffix) else Path(name + suffix)
+            self.export_to(output, fmt)
+
+    def export_to(self, output: Path, fmt: str | None = None) -> None:
+        """Queue a final render of the project as it is now (a frozen copy; later edits don't affect it)."""
+        snapshot = self.document.project.model_copy(deep=True)
+        self.render_queue.add(ExportJob(snapshot, self.document.project_dir, output, fmt))
+        self.statusBar().showMessage(f"Exporting {output.name}…", 4000)
+
+    def _on_render_queue_job_finished(self, ok: bool, text: str) -> None:
+        self.statusBar().showMessage(f"Exported {text}" if ok else f"Export failed: {text}", 10000)
+
+    def _on_preferences_triggered(self) -> None:
+        from app.engine.backends import backend_names
+
+        dialog = PreferencesDialog(self.preferences, backend_names(), self)
+        if dialog.exec():
+            self.preferences = dialog.preferences()
+            self.preferences.save(self.settings)
+
+    # -- closing -----------------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.files.confirm_discard():
+            event.ignore()
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop playback, cancel jobs and join every thread; safe to call twice."""
+        self.playback.shutdown()
+        self.render_queue.shutdown()
+        self.drafts.shutdown()
+        self.files.close_cleanly()

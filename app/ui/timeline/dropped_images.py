@@ -1,0 +1,65 @@
+"""Image files dropped onto the acts track become new acts (one per image)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData
+
+from app.model import Act, MediaRef, Project
+from app.model.commands import AddAct
+from app.ui.document import DocumentController
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+#: A new act lasts this many beats when the tempo is known, else DEFAULT_SECONDS.
+BEATS_PER_NEW_ACT = 8
+DEFAULT_SECONDS = 2
+
+
+def image_paths(mime: QMimeData) -> list[Path]:
+    """Local image files among the dropped urls, in the order given (anything else is ignored)."""
+    paths = (Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile())
+    return [path for path in paths if path.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def new_act_frames(project: Project) -> int:
+    """Duration of an act made from a dropped image: 8 beats at the project tempo, else 2 seconds (frames)."""
+    fps = project.settings.fps
+    tempo = project.beats.tempo
+    seconds = BEATS_PER_NEW_ACT * 60 / tempo if tempo > 0 else DEFAULT_SECONDS
+    return max(1, round(seconds * fps))
+
+
+def acts_for_images(
+    paths: Iterable[Path], project: Project, project_dir: Path
+) -> tuple[list[Act], list[str]]:
+    """One act per readable image, referencing it relative to `project_dir`; plus one error line per file
+    that could not be read (the others are still added)."""
+    acts: list[Act] = []
+    errors: list[str] = []
+    duration = new_act_frames(project)
+    for path in paths:
+        try:
+            reference = MediaRef.for_file(path, project_dir)
+        except OSError as error:
+            errors.append(f"{path}: cannot read the image ({error.strerror or error})")
+            continue
+        acts.append(Act(name=path.stem, duration_frames=duration, references=[reference]))
+    return acts, errors
+
+
+def add_images(document: DocumentController, paths: list[Path], index: int) -> None:
+    """Insert one act per image at act position `index`, as one undoable edit, and select the new acts.
+
+    Files that cannot be read are reported through `document.message`; the others are still added.
+    """
+    acts, errors = acts_for_images(paths, document.project, document.project_dir)
+    for error in errors:
+        document.message.emit(error)
+    if not acts:
+        return
+    with document.group("Add images"):
+        for offset, act in enumerate(acts):
+            document.execute(AddAct(act, index=index + offset))
+    document.set_selection([act.id for act in acts])

@@ -1,0 +1,262 @@
+"""Timeline geometry (plain Python, no Qt): frames ↔ pixels, zoom and scroll, track rows, hit-testing.
+
+Coordinates are widget pixels: x grows to the right from the widget's left edge, y downwards. The track
+header column occupies x < HEADER_WIDTH; timeline frame f is drawn at
+`HEADER_WIDTH + f * pixels_per_frame - scroll_px`. Frames here may be fractional (a pointer between two
+frames); callers round when they make an edit.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+HEADER_WIDTH = 72
+RULER_HEIGHT = 26
+ACTS_HEIGHT = 72
+BEATS_HEIGHT = 28
+AUDIO_HEIGHT = 48
+
+#: Zoom limits in pixels per frame: from ~8 minutes per 100 px (at 24 fps) to frame-accurate editing.
+MIN_PIXELS_PER_FRAME = 0.002
+MAX_PIXELS_PER_FRAME = 48.0
+#: Room left after the last frame at "fit", and how far one may scroll past the end.
+TAIL_PX = 32
+#: Pointer zones: trim handle inside an act's right end, roll zone either side of a cut, beat pick radius.
+EDGE_PX = 8
+CUT_PX = 4
+BEAT_PX = 4
+#: The smallest spacing of labelled ruler ticks, in pixels (room for "00:00:00:00").
+RULER_LABEL_PX = 96
+RULER_MINOR_PX = 8
+
+
+class RowKind(Enum):
+    ruler = "ruler"
+    acts = "acts"
+    beats = "beats"
+    audio = "audio"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One horizontal band of the timeline; `track` is the audio track number (0 for the others)."""
+
+    kind: RowKind
+    top: int
+    height: int
+    track: int = 0
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+    def contains(self, y: float) -> bool:
+        return self.top <= y < self.bottom
+
+
+class HitKind(Enum):
+    none = "none"
+    header = "header"
+    ruler = "ruler"
+    act = "act"  # an act's body: index = act index
+    act_edge = "act_edge"  # an act's right end (ripple trim): index = act index
+    cut = "cut"  # the cut after act `index` (roll edit): index = cut index
+    beats = "beats"  # the beat track away from any beat
+    beat = "beat"  # index = position in the beat list given to hit_test
+    audio = "audio"  # index = audio track
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: HitKind
+    frame: float  # the timeline position under the pointer (fractional)
+    index: int = -1
+
+
+def track_rows(audio_tracks: int) -> list[Row]:
+    """Ruler, acts track, beat track, then one row per audio track (at least one), top to bottom."""
+    rows = [Row(RowKind.ruler, 0, RULER_HEIGHT), Row(RowKind.acts, RULER_HEIGHT, ACTS_HEIGHT)]
+    top = RULER_HEIGHT + ACTS_HEIGHT
+    rows.append(Row(RowKind.beats, top, BEATS_HEIGHT))
+    top += BEATS_HEIGHT
+    for track in range(max(1, audio_tracks)):
+        rows.append(Row(RowKind.audio, top, AUDIO_HEIGHT, track))
+        top += AUDIO_HEIGHT
+    return rows
+
+
+class TimelineGeometry:
+    """Zoom (pixels per frame), horizontal scroll (pixels) and row layout of a timeline of `width` pixels."""
+
+    def __init__(self, width: int = 800, audio_tracks: int = 1) -> None:
+        self.width = width
+        self.pixels_per_frame = 1.0
+        self.scroll_px = 0.0
+        self.rows = track_rows(audio_tracks)
+
+    # -- layout ----------------------------------------------------------------------------------------------
+
+    def set_audio_tracks(self, count: int) -> None:
+        self.rows = track_rows(count)
+
+    @property
+    def tracks_height(self) -> int:
+        return self.rows[-1].bottom
+
+    @property
+    def content_width(self) -> int:
+        """Pixels available for the timeline itself (right of the track headers)."""
+        return max(1, self.width - HEADER_WIDTH)
+
+    def row(self, kind: RowKind) -> Row:
+        """The first row of that kind (the audio rows: use `rows`)."""
+        return next(row for row in self.rows if row.kind is kind)
+
+    def row_at(self, y: float) -> Row | None:
+        return next((row for row in self.rows if row.contains(y)), None)
+
+    # -- frames ↔ pixels -------------------------------------------------------------------------------------
+
+    def x_of(self, frame: float) -> float:
+        return HEADER_WIDTH + frame * self.pixels_per_frame - self.scroll_px
+
+    def frame_at(self, x: float) -> float:
+        return (x - HEADER_WIDTH + self.scroll_px) / self.pixels_per_frame
+
+    def frames_in(self, pixels: float) -> float:
+        """How many frames `pixels` pixels span at the current zoom (for snap tolerances)."""
+        return pixels / self.pixels_per_frame
+
+    def visible_frames(self, total_frames: int) -> tuple[int, int]:
+        """Frames [first, end) of the project at least partly on screen (clamped to 0..total_frames)."""
+        first = max(0, int(self.frame_at(HEADER_WIDTH)))
+        end = int(self.frame_at(self.width)) + 1
+        return min(first, total_frames), max(0, min(end, total_frames))
+
+    # -- zoom and scroll -------------------------------------------------------------------------------------
+
+    def max_scroll(self, total_frames: int) -> float:
+        return max(0.0, total_frames * self.pixels_per_frame + TAIL_PX - self.content_width)
+
+    def set_scroll(self, scroll_px: float, total_frames: int) -> bool:
+        """Scroll to `scroll_px` (clamped to the timeline); returns whether anything moved."""
+        clamped = min(max(0.0, scroll_px), self.max_scroll(total_frames))
+        moved = clamped != self.scroll_px
+        self.scroll_px = clamped
+        return moved
+
+    def zoom_at(self, x: float, factor: float, total_frames: int) -> bool:
+        """Multiply the zoom by `factor`, keeping the frame under pixel `x` where it is (scroll allowing)."""
+        anchor = self.frame_at(x)
+        old = self.pixels_per_frame, self.scroll_px
+        self.pixels_per_frame = _clamp_zoom(self.pixels_per_frame * factor)
+        self.scroll_px = anchor * self.pixels_per_frame - (x - HEADER_WIDTH)
+        self.set_scroll(self.scroll_px, total_frames)
+        return (self.pixels_per_frame, self.scroll_px) != old
+
+    def fit(self, total_frames: int) -> bool:
+        """Zoom so the whole project fits the width (with TAIL_PX to spare) and scroll to the start."""
+        old = self.pixels_per_frame, self.scroll_px
+        self.pixels_per_frame = _clamp_zoom((self.content_width - TAIL_PX) / max(1, total_frames))
+        self.scroll_px = 0.0
+        return (self.pixels_per_frame, self.scroll_px) != old
+
+    def ensure_visible(self, frame: int, total_frames: int) -> bool:
+        """Page-scroll so `frame` is on screen (a tenth of the width from the left) when it is not."""
+        x = self.x_of(frame)
+        if HEADER_WIDTH <= x <= self.width - 1:
+            return False
+        return self.set_scroll(frame * self.pixels_per_frame - self.content_width / 10, total_frames)
+
+
+def _clamp_zoom(pixels_per_frame: float) -> float:
+    return min(max(pixels_per_frame, MIN_PIXELS_PER_FRAME), MAX_PIXELS_PER_FRAME)
+
+
+def ruler_steps(nominal_fps: int, pixels_per_frame: float) -> tuple[int, int]:
+    """(major, minor) tick spacing in frames: majors far enough apart for a label, minors >= 8 px apart."""
+    # Sub-second steps divide the second, so labelled ticks land on whole seconds when they can.
+    steps = [s for s in range(1, nominal_fps) if nominal_fps % s == 0]
+    steps += [nominal_fps * s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)]
+    major = next((s for s in steps if s * pixels_per_frame >= RULER_LABEL_PX), steps[-1])
+    minors = [s for s in steps if s < major and major % s == 0 and s * pixels_per_frame >= RULER_MINOR_PX]
+    return major, (minors[0] if minors else major)
+
+
+def hit_test(
+    geometry: TimelineGeometry, starts: Sequence[int], beat_frames: Sequence[float], x: float, y: float
+) -> Hit:
+    """What lies under pixel (x, y).
+
+    `starts` are the act start frames followed by the end of the last act (len = acts + 1);
+    `beat_frames` the beat positions in (fractional) frames, sorted.
+    """
+    frame = geometry.frame_at(x)
+    row = geometry.row_at(y)
+    if row is None:
+        return Hit(HitKind.none, frame)
+    if x < HEADER_WIDTH:
+        return Hit(HitKind.header, frame, row.track)
+    if row.kind is RowKind.ruler:
+        return Hit(HitKind.ruler, frame)
+    if row.kind is RowKind.beats:
+        return _hit_beat(geometry, beat_frames, x, frame)
+    if row.kind is RowKind.audio:
+        return Hit(HitKind.audio, frame, row.track)
+    return _hit_act(geometry, starts, x, frame)
+
+
+def _hit_beat(geometry: TimelineGeometry, beat_frames: Sequence[float], x: float, frame: float) -> Hit:
+    i = bisect.bisect_left(beat_frames, frame)
+    near = [j for j in (i - 1, i) if 0 <= j < len(beat_frames)]
+    if near:
+        j = min(near, key=lambda k: abs(beat_frames[k] - frame))
+        if abs(geometry.x_of(beat_frames[j]) - x) <= BEAT_PX:
+            return Hit(HitKind.beat, frame, j)
+    return Hit(HitKind.beats, frame)
+
+
+def _hit_act(geometry: TimelineGeometry, starts: Sequence[int], x: float, frame: float) -> Hit:
+    acts = len(starts) - 1
+    if acts <= 0:
+        return Hit(HitKind.none, frame)
+    ppf = geometry.pixels_per_frame
+    # The nearest cut: its roll zone shrinks with the acts beside it, so tiny acts keep a body to grab.
+    j = min(max(bisect.bisect_left(starts, frame), 1), acts)
+    for cut in (j - 1, j):
+        if 1 <= cut < acts:
+            zone = min(
+                CUT_PX, (starts[cut] - starts[cut - 1]) * ppf / 4, (starts[cut + 1] - starts[cut]) * ppf / 4
+            )
+            if abs(geometry.x_of(starts[cut]) - x) <= zone:
+                return Hit(HitKind.cut, frame, cut - 1)
+    end_x = geometry.x_of(starts[-1])
+    if frame >= starts[-1]:
+        # Just past the last act is still its trim handle: there is no cut there to grab.
+        return (
+            Hit(HitKind.act_edge, frame, acts - 1) if x - end_x <= EDGE_PX / 2 else Hit(HitKind.none, frame)
+        )
+    if frame < 0:
+        return Hit(HitKind.none, frame)
+    index = bisect.bisect_right(starts, frame) - 1
+    width = (starts[index + 1] - starts[index]) * ppf
+    if geometry.x_of(starts[index + 1]) - x <= min(EDGE_PX, width / 3):
+        return Hit(HitKind.act_edge, frame, index)
+    return Hit(HitKind.act, frame, index)
+
+
+def insertion_boundary(starts: Sequence[int], frame: float) -> int:
+    """The gap between acts nearest to `frame`: 0 = before the first act, len(starts) - 1 = after the last.
+
+    The pointer over an act's left half means "before it", over its right half "after it".
+    """
+    acts = len(starts) - 1
+    if acts <= 0 or frame <= 0:
+        return 0
+    if frame >= starts[-1]:
+        return acts
+    index = bisect.bisect_right(starts, frame) - 1
+    return index if frame < (starts[index] + starts[index + 1]) / 2 else index + 1

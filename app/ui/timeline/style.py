@@ -1,0 +1,60 @@
+"""Colours and fonts of the timeline (a dark editor theme), created once and shared by every paint."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from PySide6.QtGui import QColor, QFont, QFontMetrics
+
+
+def _color(hex_rgb: str, alpha: int = 255) -> QColor:
+    color = QColor(hex_rgb)
+    color.setAlpha(alpha)
+    return color
+
+
+class Palette:
+    background = _color("#1b1c1f")
+    header = _color("#25272b")
+    header_text = _color("#aeb4bd")
+    divider = _color("#34373c")
+    ruler = _color("#2a2c30")
+    tick = _color("#6f757e")
+    label = _color("#c3c8d0")
+    label_ground = _color("#000000", 120)
+    acts = (_color("#37567a"), _color("#3f6189"))
+    act_dense = _color("#3a5a80")
+    act_selected = _color("#5c86b8")
+    ghost = _color("#5c86b8", 150)
+    selection_border = _color("#f2c14e")
+    act_failed = _color("#8c3036")
+    act_dimmed = _color("#2b3a4c")
+    act_text = _color("#eef0f3")
+    name_bar = _color("#000000", 70)
+    badge: ClassVar[dict[str, QColor]] = {
+        "ready": _color("#46c486"),
+        "rendering": _color("#3d9df2"),
+        "failed": _color("#f0484f"),
+        "queued": _color("#8d939c"),
+    }
+    progress_track = _color("#000000", 110)
+    transition = _color("#e2a93b", 120)
+    beat = _color("#7b838d")
+    downbeat = _color("#d8dde4")
+    manual_beat = _color("#37c6d8")
+    audio_clip = _color("#20443a")
+    wave = _color("#5bd19a")
+    placeholder = _color("#6b7d74")
+    playhead = _color("#ff4d4f")
+    guide = _color("#ffd54a")
+
+
+class Fonts:
+    """The widget font for act names and a smaller one for the ruler, headers and labels, with metrics."""
+
+    def __init__(self, font: QFont) -> None:
+        self.normal = QFont(font)
+        self.small = QFont(font)
+        self.small.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        self.normal_metrics = QFontMetrics(self.normal)
+        self.small_metrics = QFontMetrics(self.small)

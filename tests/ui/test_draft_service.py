@@ -1,0 +1,367 @@
+"""DraftService: background draft proxies on a QThread, priorities, cancellation, failures, audio."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pytestqt.qtbot import QtBot
+
+import app.engine.pipeline as pipeline_module
+from app.engine.backends import MotionBackend, MotionRequest
+from app.engine.backends.builtin import BuiltinMotionBackend
+from app.engine.cache import StageCache
+from app.engine.cancel import CancelToken
+from app.engine.clip import Clip
+from app.engine.pipeline import ActPipeline, RenderTarget
+from app.engine.preview import frozen_copy
+from app.engine.transitions import transition_frame, transition_progress
+from app.engine.worker import ActState, DraftService
+from app.model import (
+    Act,
+    AudioClip,
+    CameraMove,
+    MediaRef,
+    MotionSettings,
+    Project,
+    ProjectSettings,
+    Take,
+    TransitionKind,
+    TransitionSpec,
+)
+from tests.engine.audio_fixtures import drum_track, write_wav
+
+DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
+LENGTH = 12  # frames per act
+WAIT_MS = 20_000
+
+
+class _FakeBackend:
+    """The built-in backend, recording which act (by seed) it animates and how many frames it served.
+
+    Prompts steer it: "slow" takes 20 ms a frame, "explode" raises like a broken model; `gate` cleared
+    holds every frame until it is set again.
+    """
+
+    name = "motion"
+    revision = "test"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.frames_served: Counter[int] = Counter()
+        self.gate = threading.Event()
+        self.gate.set()
+        self._inner = BuiltinMotionBackend()
+
+    def animate(self, request: MotionRequest, cancel: CancelToken | None = None) -> Clip:
+        if request.prompt == "explode":
+            raise RuntimeError("the model exploded")
+        self.calls.append(request.seed)
+        return _FakeClip(self, self._inner.animate(request, cancel), request)
+
+
+class _FakeClip:
+    def __init__(self, backend: _FakeBackend, inner: Clip, request: MotionRequest) -> None:
+        self._backend = backend
+        self._inner = inner
+        self._request = request
+        self.length = inner.length
+
+    def frame(self, index: int) -> np.ndarray:
+        self._backend.gate.wait(timeout=10)
+        if self._request.prompt == "slow":
+            time.sleep(0.02)  # a slow model, not a wait in the test
+        self._backend.frames_served[self._request.seed] += 1
+        return self._inner.frame(index)
+
+
+@pytest.fixture
+def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[_FakeBackend]:
+    fake = _FakeBackend()
+
+    def get_backend(name: str) -> MotionBackend:
+        return fake
+
+    monkeypatch.setattr(pipeline_module, "get_backend", get_backend)
+    yield fake
+    fake.gate.set()  # never leave the worker blocked in a frame
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    for photo in sorted(DEMO.glob("0*.jpg"))[:3]:
+        image = cv2.imread(str(photo))
+        assert image is not None
+        cv2.imwrite(str(folder / photo.name), cv2.resize(image, (120, 80)))
+    return folder
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> StageCache:
+    return StageCache(tmp_path / "cache")
+
+
+@pytest.fixture
+def drafts(qtbot: QtBot, cache: StageCache, backend: _FakeBackend) -> Iterator[DraftService]:
+    service = DraftService(cache)
+    yield service
+    service.shutdown()
+
+
+def _project(project_dir: Path, count: int = 3, **fields: object) -> Project:
+    photos = sorted(p.name for p in project_dir.glob("0*.jpg"))
+    return Project(
+        settings=ProjectSettings(fps=Fraction(12), width=96, height=64),
+        acts=[
+            Act(
+                id=f"act{i}",
+                name=f"Act {i}",
+                duration_frames=LENGTH,
+                references=[MediaRef(path=photos[i % len(photos)])],
+                motion=MotionSettings(camera=CameraMove.pan_right),
+                seed=i,
+                **fields,
+            )
+            for i in range(count)
+        ],
+    )
+
+
+def _shown(drafts: DraftService, timeline_frame: int) -> np.ndarray:
+    frame = drafts.frame(timeline_frame)
+    assert frame is not None, f"no draft frame at {timeline_frame}"
+    return frame
+
+
+def _state(drafts: DraftService, act_id: str) -> ActState:
+    return drafts.status(act_id).state
+
+
+def _wait_all_ready(qtbot: QtBot, drafts: DraftService, project: Project) -> None:
+    qtbot.waitUntil(
+        lambda: all(_state(drafts, a.id) is ActState.ready for a in project.acts), timeout=WAIT_MS
+    )
+
+
+def _edited(project: Project, act_index: int, **changes: object) -> Project:
+    edited = frozen_copy(project)
+    for name, value in changes.items():
+        setattr(edited.acts[act_index], name, value)
+    return edited
+
+
+def test_drafts_appear_for_every_act(qtbot: QtBot, drafts: DraftService, project_dir: Path) -> None:
+    project = _project(project_dir)
+    announced: list[str] = []
+    drafts.act_status_changed.connect(announced.append)
+    assert drafts.frame(0) is None
+    with qtbot.waitSignal(drafts.frames_changed, timeout=WAIT_MS):
+        drafts.set_project(project, project_dir, 1)
+    _wait_all_ready(qtbot, drafts, project)
+    qtbot.waitUntil(lambda: {"act0", "act1", "act2"} <= set(announced), timeout=WAIT_MS)
+    for start in (0, LENGTH, 2 * LENGTH):
+        frame = drafts.frame(start + 3)
+        assert frame is not None and frame.shape == (64, 96, 3) and frame.dtype == np.uint8
+    thumbnail = drafts.thumbnail("act1")
+    assert thumbnail is not None and thumbnail.shape[1] == 96
+    assert drafts.frame(3 * LENGTH) is None
+    assert not np.array_equal(_shown(drafts, 3), _shown(drafts, LENGTH + 3))
+
+
+def test_editing_one_act_rerenders_only_that_act(
+    qtbot: QtBot, drafts: DraftService, backend: _FakeBackend, project_dir: Path
+) -> None:
+    project = _project(project_dir)
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert sorted(backend.calls) == [0, 1, 2]
+
+    project = _edited(project, 1, motion=MotionSettings(camera=CameraMove.zoom_out))
+    drafts.set_project(project, project_dir, 2)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    project = _edited(project, 2, prompt="a red door")
+    drafts.set_project(project, project_dir, 3)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert backend.calls[3:] == [1, 2]
+
+    # Renaming and reordering change no pictures: nothing renders.
+    project = _edited(project, 0, name="Opening")
+    project.acts.reverse()
+    drafts.set_project(project, project_dir, 4)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert len(backend.calls) == 5
+    _wait_all_ready(qtbot, drafts, project)
+
+
+def test_an_update_during_a_long_render_cancels_the_stale_job(
+    qtbot: QtBot, drafts: DraftService, backend: _FakeBackend, project_dir: Path, cache: StageCache
+) -> None:
+    project = _project(project_dir, count=1, prompt="slow")
+    project.acts[0].duration_frames = 200  # 4 s of frames at 20 ms each
+    drafts.set_project(project, project_dir, 1)
+    qtbot.waitUntil(lambda: drafts.status("act0").progress > 0.05, timeout=WAIT_MS)
+    assert _state(drafts, "act0") is ActState.rendering
+
+    edited = _edited(project, 0, prompt="fast", motion=MotionSettings(camera=CameraMove.zoom_in))
+    drafts.set_project(edited, project_dir, 2)
+    _wait_all_ready(qtbot, drafts, edited)
+    assert backend.calls == [0, 0]
+    assert backend.frames_served[0] < 2 * (200 + 24)  # the slow job stopped well before its 224 frames
+    target = RenderTarget.preview(project)
+    pipeline = ActPipeline(project_dir, cache)
+    assert cache.get(pipeline.act_key(project.acts[0], target)) is None  # nothing stored for the old job
+    expected = pipeline.draft_clip(edited.acts[0], target).frame(100)
+    assert np.array_equal(_shown(drafts, 100), expected)
+
+
+def test_a_corrupt_reference_fails_that_act_only(
+    qtbot: QtBot, drafts: DraftService, project_dir: Path
+) -> None:
+    (project_dir / "broken.jpg").write_bytes(b"this is not a jpeg")
+    project = _project(project_dir)
+    project.acts[1].references = [MediaRef(path="broken.jpg")]
+    project.acts[2].references = [MediaRef(path="missing.jpg")]
+    drafts.set_project(project, project_dir, 1)
+    qtbot.waitUntil(lambda: _state(drafts, "act1") is ActState.failed, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: _state(drafts, "act2") is ActState.failed, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: _state(drafts, "act0") is ActState.ready, timeout=WAIT_MS)
+    assert "broken.jpg" in drafts.status("act1").message
+    assert "missing.jpg" in drafts.status("act2").message
+    assert drafts.frame(LENGTH + 1) is None
+
+    # Replacing the file's content (same name) is a new key: the act renders.
+    cv2.imwrite(str(project_dir / "broken.jpg"), np.full((80, 120, 3), 200, np.uint8))
+    drafts.set_project(project, project_dir, 2)
+    qtbot.waitUntil(lambda: _state(drafts, "act1") is ActState.ready, timeout=WAIT_MS)
+    assert drafts.frame(LENGTH + 1) is not None
+
+
+def test_a_backend_error_fails_the_act_and_the_worker_goes_on(
+    qtbot: QtBot, drafts: DraftService, project_dir: Path
+) -> None:
+    project = _project(project_dir)
+    project.acts[0].prompt = "explode"
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert drafts.status("act0").state is ActState.failed
+    assert drafts.status("act0").message == "the model exploded"
+    assert [_state(drafts, a.id) for a in project.acts[1:]] == [ActState.ready, ActState.ready]
+
+    drafts.set_project(_edited(project, 0, prompt="calm"), project_dir, 2)
+    qtbot.waitUntil(lambda: _state(drafts, "act0") is ActState.ready, timeout=WAIT_MS)
+
+
+def test_the_act_under_the_playhead_renders_first_then_visible_acts(
+    drafts: DraftService, backend: _FakeBackend, project_dir: Path
+) -> None:
+    project = _project(project_dir, count=5)
+    drafts.set_focus(3 * LENGTH + 5, (2 * LENGTH, 5 * LENGTH))
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    # Act 3 holds the playhead; acts 2 and 4 are in view (2 is nearer); then the rest by distance.
+    assert backend.calls == [3, 2, 4, 1, 0]
+
+
+def test_frame_shows_the_old_draft_until_the_new_one_is_ready(
+    qtbot: QtBot, drafts: DraftService, backend: _FakeBackend, project_dir: Path, cache: StageCache
+) -> None:
+    project = _project(project_dir, count=2)
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    old = _shown(drafts, LENGTH + 6)
+
+    backend.gate.clear()
+    edited = _edited(project, 1, motion=MotionSettings(camera=CameraMove.rotate_cw, intensity=1.0))
+    drafts.set_project(edited, project_dir, 2)
+    qtbot.waitUntil(lambda: _state(drafts, "act1") is ActState.rendering, timeout=WAIT_MS)
+    assert np.array_equal(_shown(drafts, LENGTH + 6), old)
+
+    with qtbot.waitSignal(drafts.frames_changed, timeout=WAIT_MS):
+        backend.gate.set()
+    qtbot.waitUntil(lambda: _state(drafts, "act1") is ActState.ready, timeout=WAIT_MS)
+    new = _shown(drafts, LENGTH + 6)
+    expected = (
+        ActPipeline(project_dir, cache).draft_clip(edited.acts[1], RenderTarget.preview(edited)).frame(6)
+    )
+    assert np.array_equal(new, expected) and not np.array_equal(new, old)
+
+
+def test_a_crossfade_shows_blended_frames_once_its_proxy_exists(
+    qtbot: QtBot, drafts: DraftService, project_dir: Path, cache: StageCache
+) -> None:
+    crossfade = TransitionSpec(kind=TransitionKind.crossfade, frames=8)
+    project = _project(project_dir, count=2)
+    project.acts[0].transition = crossfade
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    pipeline = ActPipeline(project_dir, cache)
+    target = RenderTarget.preview(project)
+    outgoing, incoming = (pipeline.draft_clip(act, target) for act in project.acts)
+    for frame in range(LENGTH - 4, LENGTH + 4):
+        progress = transition_progress(frame, (LENGTH - 4, LENGTH + 4))
+        expected = transition_frame(
+            TransitionKind.crossfade, outgoing.frame(frame), incoming.frame(frame - LENGTH), progress
+        )
+        shown = _shown(drafts, frame)
+        assert np.abs(shown.astype(int) - expected.astype(int)).mean() < 3.0  # a JPEG of the blend
+        assert np.abs(shown.astype(int) - outgoing.frame(frame).astype(int)).mean() > 3.0
+    assert np.array_equal(_shown(drafts, LENGTH + 5), incoming.frame(5))
+
+
+def test_audio_is_decoded_into_a_mixer_and_peaks(
+    qtbot: QtBot, drafts: DraftService, project_dir: Path
+) -> None:
+    track = drum_track(120, 2.0, sample_rate=22050)
+    write_wav(project_dir / "music.wav", track.samples, track.sample_rate)
+    project = _project(project_dir, count=1)
+    project.audio = [AudioClip(id="music", media=MediaRef(path="music.wav"))]
+    with qtbot.waitSignal(drafts.audio_ready, timeout=WAIT_MS):
+        drafts.set_project(project, project_dir, 1)
+    mixer, peaks = drafts.mixer(), drafts.peaks("music")
+    assert mixer is not None and peaks is not None
+    assert peaks.duration_s == pytest.approx(2.0, abs=0.01)
+    mins, maxs = peaks.columns(0.0, 2.0, 400)
+    assert maxs.max() > 0.2 and mins.min() < -0.2 and (maxs >= mins).all()
+    assert np.abs(mixer.render(0, 48000)).max() > 0.2
+
+    project.audio = []
+    with qtbot.waitSignal(drafts.audio_ready, timeout=WAIT_MS):
+        drafts.set_project(project, project_dir, 2)
+    assert drafts.mixer() is None and drafts.peaks("music") is None
+
+
+def test_shutdown_cancels_a_running_job_and_is_idempotent(
+    qtbot: QtBot, drafts: DraftService, backend: _FakeBackend, project_dir: Path
+) -> None:
+    project = _project(project_dir, count=1, prompt="slow")
+    project.acts[0].duration_frames = 500  # 10 s unless cancelled
+    drafts.set_project(project, project_dir, 1)
+    qtbot.waitUntil(lambda: _state(drafts, "act0") is ActState.rendering, timeout=WAIT_MS)
+    started = time.perf_counter()
+    drafts.shutdown()
+    assert time.perf_counter() - started < 2.0
+    drafts.shutdown()
+    assert backend.frames_served[0] < 500
+
+
+def test_set_project_takes_a_snapshot(drafts: DraftService, project_dir: Path) -> None:
+    project = _project(project_dir)
+    project.acts[0].takes = [Take(seed=5, backend="motion")]
+    copied = frozen_copy(project)
+    assert copied == project and copied is not project
+    project.acts[0].prompt = "changed later"
+    project.acts[0].references.append(MediaRef(path="late.jpg"))
+    project.acts[0].takes[0].seed = 9
+    project.acts.pop()
+    assert copied.acts[0].prompt == "" and len(copied.acts[0].references) == 1
+    assert copied.acts[0].takes[0].seed == 5 and len(copied.acts) == 3
+    assert copied.acts[0].motion is project.acts[0].motion  # frozen parts are shared, not copied
