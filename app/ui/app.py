@@ -66,6 +66,10 @@ def run_editor(project: Path | None, screenshot: Path | None = None, at_seconds:
     if screenshot is not None:
         if at_seconds is not None:
             document.set_playhead(round(at_seconds * float(document.project.settings.fps)))
+        # Show the act under the playhead in the inspector, so the picture documents a whole act.
+        index = document.project.act_at(document.playhead)
+        if index is not None:
+            document.set_selection([document.project.acts[index].id])
         deadline = time.monotonic() + SCREENSHOT_TIMEOUT_S
         status = {"code": 0}
 

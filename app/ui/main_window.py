@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
 
         self.viewer = PreviewViewer(document, drafts)
         self.playback = PlaybackController(document, drafts)
+        self.playback.output_device = preferences.audio_device or None
         self.transport = TransportBar(self.playback, document)
         self.timeline = TimelineView(document, drafts)
         self.inspector = InspectorPanel(document, drafts)
@@ -68,8 +69,10 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.setCentralWidget(splitter)
-        self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Render queue", self.render_queue, Qt.DockWidgetArea.RightDockWidgetArea)
+        inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        queue_dock = self._dock("Render queue", self.render_queue, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([inspector_dock, queue_dock], [720, 140], Qt.Orientation.Vertical)
+        self.resizeDocks([inspector_dock], [380], Qt.Orientation.Horizontal)
 
         self._build_menus()
         document.changed.connect(self._on_document_changed)

@@ -54,7 +54,9 @@ class AudioOutput:
     `position()` and `error`.
     """
 
-    def __init__(self, sounddevice: Any, mixer: AudioMixer, start: int, end: int, loop: bool) -> None:
+    def __init__(
+        self, sounddevice: Any, mixer: AudioMixer, start: int, end: int, loop: bool, device: str | None = None
+    ) -> None:
         self.rate = mixer.sample_rate
         self.mixer = mixer
         self.error: str | None = None
@@ -69,6 +71,7 @@ class AudioOutput:
             channels=mixer.channels,
             dtype="float32",
             callback=self._on_stream_callback,
+            device=device,
         )
         try:
             self._stream.start()
@@ -147,6 +150,8 @@ class PlaybackController(QObject):
         self._sounddevice: Any = None
         self._sounddevice_missing = False
         self._muted_notice_shown = False
+        #: PortAudio output device name (Preferences › Audio output); None = the system default.
+        self.output_device: str | None = None
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -274,7 +279,7 @@ class PlaybackController(QObject):
         start = round(start_frame / fps * mixer.sample_rate)
         end = round(duration / fps * mixer.sample_rate)
         try:
-            return AudioOutput(sounddevice, mixer, start, end, self._loop)
+            return AudioOutput(sounddevice, mixer, start, end, self._loop, self.output_device)
         except (sounddevice.PortAudioError, OSError, ValueError) as error:  # no device, busy, bad format
             self._notify_muted(str(error))
             return None

@@ -73,7 +73,14 @@ class FakeStream:
 
     opened: ClassVar[list[FakeStream]] = []
 
-    def __init__(self, samplerate: int, channels: int, dtype: str, callback: Callable[..., None]) -> None:
+    def __init__(
+        self,
+        samplerate: int,
+        channels: int,
+        dtype: str,
+        callback: Callable[..., None],
+        device: str | None = None,
+    ) -> None:
         assert (samplerate, channels, dtype) == (RATE, 2, "float32")
         self.callback = callback
         self.time = 0.0
