@@ -16,12 +16,12 @@ from app.engine.pipeline import ActPipeline, RenderTarget
 from app.engine.recipe import project_recipe, recipe_json
 from app.engine.timeline import TimelineFrames
 from app.errors import InputError
-from app.model import Project
+from app.model import AudioClip, Project
 from app.model.timebase import frames_to_seconds
 
 EXPORT_SAMPLE_RATE = 48000
 EXPORT_CHANNELS = 2
-#: Names of audio files already decoded to the cache's raw PCM (the key is the content hash).
+#: File name of a decoded audio entry in the stage cache (raw PCM; the key is the source's content hash).
 _PCM_FILE = "audio.f32"
 
 
@@ -44,38 +44,36 @@ def check_renderable(project: Project, pipeline: ActPipeline, backend_override: 
         get_backend(name)
 
 
+def decoded_pcm(clip: AudioClip, pipeline: ActPipeline) -> PcmFile:
+    """The clip's source file decoded once into the cache at the export rate (keyed by its content hash)."""
+    source = pipeline.media.path(clip.media)
+    digest = pipeline.media.sha256(clip.media)
+    key = cache_key("pcm", {"sha256": digest, "rate": EXPORT_SAMPLE_RATE, "channels": EXPORT_CHANNELS})
+
+    def write(folder: Path) -> None:
+        PcmFile.create(source, folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
+
+    folder = pipeline.cache.get_or_create(key, write)
+    return PcmFile(folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
+
+
 def audio_mixer(project: Project, pipeline: ActPipeline) -> AudioMixer | None:
     """The project's audio clips decoded once into the cache and placed on the timeline."""
     if not project.audio:
         return None
     fps = project.settings.fps
-    clips = []
-    for clip in project.audio:
-        source = pipeline.media.path(clip.media)
-        key = cache_key(
-            "pcm",
-            {
-                "sha256": pipeline.media.sha256(clip.media),
-                "rate": EXPORT_SAMPLE_RATE,
-                "channels": EXPORT_CHANNELS,
-            },
+    clips = [
+        MixClip(
+            pcm=decoded_pcm(clip, pipeline),
+            start_s=frames_to_seconds(clip.offset_frames, fps),
+            in_s=frames_to_seconds(clip.in_frames, fps),
+            duration_s=None if clip.length_frames is None else frames_to_seconds(clip.length_frames, fps),
+            gain_db=clip.gain_db,
+            fade_in_s=frames_to_seconds(clip.fade_in_frames, fps),
+            fade_out_s=frames_to_seconds(clip.fade_out_frames, fps),
         )
-
-        def write(folder: Path, source: Path = source) -> None:
-            PcmFile.create(source, folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
-
-        folder = pipeline.cache.get_or_create(key, write)
-        clips.append(
-            MixClip(
-                pcm=PcmFile(folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS),
-                start_s=frames_to_seconds(clip.offset_frames, fps),
-                in_s=frames_to_seconds(clip.in_frames, fps),
-                duration_s=None if clip.length_frames is None else frames_to_seconds(clip.length_frames, fps),
-                gain_db=clip.gain_db,
-                fade_in_s=frames_to_seconds(clip.fade_in_frames, fps),
-                fade_out_s=frames_to_seconds(clip.fade_out_frames, fps),
-            )
-        )
+        for clip in project.audio
+    ]
     return AudioMixer(clips, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
 
 

@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
-from app.engine.audio.decode import PcmFile
 from app.engine.audio.mix import AudioMixer
 from app.engine.audio.peaks import WaveformPeaks, cached_peaks
-from app.engine.cache import StageCache, cache_key
+from app.engine.cache import StageCache
 from app.engine.cancel import CancelToken
 from app.engine.clip import StoredClip
 from app.engine.pipeline import DRAFT_HANDLE_FRAMES, ActPipeline, RenderTarget
@@ -36,7 +35,7 @@ from app.engine.preview import (
     render_transition_proxy,
     transition_key,
 )
-from app.engine.render import _PCM_FILE, EXPORT_CHANNELS, EXPORT_SAMPLE_RATE, audio_mixer
+from app.engine.render import audio_mixer, decoded_pcm
 from app.errors import Cancelled, StorybeatError
 from app.model import AudioClip, Project
 
@@ -382,9 +381,7 @@ class _DraftEngine:
     def _clip_peaks(self, clip: AudioClip, pipeline: ActPipeline) -> WaveformPeaks:
         digest = pipeline.media.sha256(clip.media)
         if digest not in self._peaks_by_hash:
-            self._peaks_by_hash[digest] = cached_peaks(
-                _decoded_pcm(clip, digest, pipeline), self._cache, digest
-            )
+            self._peaks_by_hash[digest] = cached_peaks(decoded_pcm(clip, pipeline), self._cache, digest)
         return self._peaks_by_hash[digest]
 
     def _set_status(self, act_id: str, status: ActStatus) -> None:
@@ -410,18 +407,6 @@ class _ProgressCounter:
             return None
         self._reported = value
         return value
-
-
-def _decoded_pcm(clip: AudioClip, digest: str, pipeline: ActPipeline) -> PcmFile:
-    """The clip's source as `audio_mixer` decodes it into the cache (the same entry: no second decode)."""
-    key = cache_key("pcm", {"sha256": digest, "rate": EXPORT_SAMPLE_RATE, "channels": EXPORT_CHANNELS})
-    source = pipeline.media.path(clip.media)
-
-    def write(folder: Path) -> None:
-        PcmFile.create(source, folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
-
-    folder = pipeline.cache.get_or_create(key, write)
-    return PcmFile(folder / _PCM_FILE, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
 
 
 def _message(error: BaseException) -> str:
