@@ -21,6 +21,7 @@ from app.model.project import (
     Marker,
     Project,
     ProjectSettings,
+    Section,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "MotionSettings",
     "Project",
     "ProjectSettings",
+    "Section",
     "Take",
     "TemplateLink",
     "TransitionKind",

@@ -59,7 +59,12 @@ class MotionSettings(_Settings):
     camera: CameraMove = CameraMove.zoom_in
     intensity: float = Field(0.5, ge=0.0, le=1.0)  # 0 = still, 1 = the strongest move of that kind
     easing: Easing = Easing.ease_in_out
-    audio_reactivity: float = Field(0.0, ge=0.0, le=1.0)  # onset strength → zoom pulse; 0 = off
+    # How strongly the music's onsets move the picture (0 = off), and how that splits between effects.
+    audio_reactivity: float = Field(0.0, ge=0.0, le=1.0)
+    react_zoom: float = Field(1.0, ge=0.0, le=1.0)  # zoom pulse on hits
+    react_shake: float = Field(0.0, ge=0.0, le=1.0)  # camera shake on hits
+    react_flash: float = Field(0.0, ge=0.0, le=1.0)  # exposure flash on hits
+    react_release_frames: int = Field(4, ge=0, le=48)  # how long a hit takes to fade (smoothing)
 
 
 class TransitionSpec(_Settings):

@@ -354,61 +354,6 @@ class SetBeatGrid(Command):
 
 
 @dataclass
-class AddBeatMarker(Command):
-    """Add a manual beat at `time_s` (seconds), or restore a detected beat that was removed there."""
-
-    time_s: float
-    label: str = "Add beat"
-    _old: BeatGrid | None = field(default=None, repr=False)
-
-    def apply(self, project: Project) -> Changes:
-        grid = project.beats
-        if self.time_s < 0:
-            raise EditError("a beat cannot be placed before 0 s")
-        if self.time_s in grid.effective_beats():
-            raise EditError(f"there is already a beat at {self.time_s:.3f} s")
-        self._old = grid
-        if self.time_s in grid.removed:
-            removed = tuple(t for t in grid.removed if t != self.time_s)
-            project.beats = grid.model_copy(update={"removed": removed})
-        else:
-            project.beats = grid.model_copy(update={"added": tuple(sorted((*grid.added, self.time_s)))})
-        return Changes(beats=True)
-
-    def revert(self, project: Project) -> Changes:
-        assert self._old is not None
-        project.beats = self._old
-        return Changes(beats=True)
-
-
-@dataclass
-class RemoveBeatMarker(Command):
-    """Remove the beat at `time_s`: a manual one is deleted, a detected one is hidden (and can come back)."""
-
-    time_s: float
-    label: str = "Remove beat"
-    _old: BeatGrid | None = field(default=None, repr=False)
-
-    def apply(self, project: Project) -> Changes:
-        grid = project.beats
-        if self.time_s not in grid.effective_beats():
-            raise EditError(f"there is no beat at {self.time_s:.3f} s")
-        self._old = grid
-        if self.time_s in grid.added:
-            project.beats = grid.model_copy(
-                update={"added": tuple(t for t in grid.added if t != self.time_s)}
-            )
-        else:
-            project.beats = grid.model_copy(update={"removed": tuple(sorted((*grid.removed, self.time_s)))})
-        return Changes(beats=True)
-
-    def revert(self, project: Project) -> Changes:
-        assert self._old is not None
-        project.beats = self._old
-        return Changes(beats=True)
-
-
-@dataclass
 class RelinkMedia(Command):
     """Point every reference to a moved file at its new location (all acts, LUTs, audio clips, beat source).
 

@@ -71,6 +71,17 @@ class AudioClip(BaseModel):
     fade_out_frames: int = Field(0, ge=0)
 
 
+class Section(BaseModel):
+    """A stretch of the song (intro, verse, chorus-like parts found by self-similarity), in seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: float = Field(ge=0.0)
+    end: float = Field(gt=0.0)
+    label: str = ""  # the same label marks parts that sound alike ("A", "B", …)
+    energy: float = Field(0.0, ge=0.0, le=1.0)  # loudness relative to the loudest section
+
+
 class BeatGrid(BaseModel):
     """Beat times in seconds as detected from `source`, plus the user's manual corrections."""
 
@@ -78,10 +89,12 @@ class BeatGrid(BaseModel):
 
     source: MediaRef | None = None
     tempo: float = Field(0.0, ge=0.0, le=400.0)  # BPM; 0 when unknown
+    meter: int = Field(4, ge=1, le=16)  # beats per bar
     beats: tuple[float, ...] = ()
     downbeats: tuple[float, ...] = ()
     added: tuple[float, ...] = ()
     removed: tuple[float, ...] = ()
+    sections: tuple[Section, ...] = ()
 
     @field_validator("beats", "downbeats", "added", "removed")
     @classmethod

@@ -7,16 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.model import Act, BeatGrid, MotionSettings, Project
+from app.model.beat_commands import AddBeatMarker, RemoveBeatMarker
 from app.model.commands import (
     AddAct,
-    AddBeatMarker,
     Changes,
     Command,
     EditError,
     MoveAct,
     MoveCut,
     RemoveActs,
-    RemoveBeatMarker,
     SetActField,
     SetBeatGrid,
     SnapCutsToBeats,

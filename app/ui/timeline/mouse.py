@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QMouseEvent, QStatusTipEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.model.commands import AddBeatMarker, RemoveBeatMarker
+from app.model.beat_commands import AddBeatMarker, RemoveBeatMarker
 from app.model.timebase import frames_to_seconds
 from app.ui.document import DocumentController
 from app.ui.timeline.content import TimelineContent
