@@ -86,12 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--size", type=_size, default=(1280, 720), help="frame size WIDTHxHEIGHT (default 1280x720)"
     )
     new.add_argument("--beats-per-act", type=_positive, default=8, help="beats per act (default 8)")
+    new.add_argument(
+        "--pacing",
+        help="re-cut with a preset over the whole song: structure, downbeats[:bars=N], every-N-beats",
+    )
     new.add_argument("--force", action="store_true", help="overwrite an existing project file")
     new.add_argument("--json", action="store_true", help="print a JSON summary")
 
     beats = commands.add_parser("beats", help="tempo, beats and downbeats of a music file")
     beats.add_argument("audio", type=Path)
     beats.add_argument("--json", action="store_true", help='print {"tempo", "beats", "downbeats"} (seconds)')
+    beats.add_argument(
+        "--sections", action="store_true", help='add "sections": [{start, end, label, energy}]'
+    )
+    beats.add_argument("--onsets", action="store_true", help='add "onsets": [s...]')
 
     render = commands.add_parser("render", help="render a project to a video file (or a PNG folder)")
     render.add_argument("project", type=Path)
@@ -147,30 +155,42 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def cmd_beats(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from app.engine.audio.beats import analyze_beats
 
     analysis = analyze_beats(args.audio)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "tempo": analysis.tempo,
-                    "beats": list(analysis.beats),
-                    "downbeats": list(analysis.downbeats),
-                }
-            )
-        )
+        report: dict[str, object] = {
+            "tempo": analysis.tempo,
+            "beats": list(analysis.beats),
+            "downbeats": list(analysis.downbeats),
+        }
+        if args.sections:
+            report["sections"] = [asdict(section) for section in analysis.sections]
+        if args.onsets:
+            report["onsets"] = list(analysis.onsets)
+        print(json.dumps(report))
     else:
         print(
             f"{args.audio}: {analysis.tempo:.1f} BPM, "
-            f"{len(analysis.beats)} beats, {len(analysis.downbeats)} bars"
+            f"{len(analysis.beats)} beats, {len(analysis.downbeats)} bars of {analysis.meter}"
         )
+        if args.sections:
+            for section in analysis.sections:
+                print(
+                    f"  {section.label} {section.start:7.2f}–{section.end:7.2f} s"
+                    f"  energy {section.energy:.2f}"
+                )
+        if args.onsets:
+            print(f"  {len(analysis.onsets)} onsets")
     return EXIT_OK
 
 
 def cmd_new(args: argparse.Namespace) -> int:
     from app.engine.audio.beats import analyze_beats
-    from app.engine.builder import act_sources, build_project
+    from app.engine.builder import act_sources, apply_pacing, build_project
+    from app.model.pacing import parse_pacing
     from app.model.project_file import SUFFIX, save_project
 
     path: Path = args.project
@@ -181,8 +201,12 @@ def cmd_new(args: argparse.Namespace) -> int:
     if not path.parent.is_dir():
         raise UsageError(f"{path.parent}: folder does not exist")
     sources = act_sources(args.image, args.prompt)
+    if args.pacing:
+        parse_pacing(args.pacing)  # refuse a bad preset before the slow analysis
     beats = analyze_beats(args.audio)
     project = build_project(path, sources, args.audio, beats, args.fps, args.size, args.beats_per_act)
+    if args.pacing:
+        apply_pacing(project, args.pacing)
     save_project(project, path)
     seconds = float(project.duration_frames / project.settings.fps)
     if args.json:

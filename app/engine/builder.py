@@ -7,9 +7,11 @@ from fractions import Fraction
 from pathlib import Path
 
 from app.engine.audio.beats import BeatAnalysis
+from app.engine.audio.grid import beat_grid
 from app.engine.keyframe import load_image
 from app.errors import InputError
-from app.model import Act, AudioClip, BeatGrid, MediaRef, Project, ProjectSettings
+from app.model import Act, AudioClip, MediaRef, Project, ProjectSettings
+from app.model.pacing import ApplyPacing, durations_from_cuts, parse_pacing
 from app.model.timebase import seconds_to_frames
 
 
@@ -85,5 +87,24 @@ def build_project(
         settings=ProjectSettings(fps=fps, width=size[0], height=size[1]),
         acts=acts,
         audio=[AudioClip(media=music)],
-        beats=BeatGrid(source=music, tempo=beats.tempo, beats=beats.beats, downbeats=beats.downbeats),
+        beats=beat_grid(beats, music),
     )
+
+
+def apply_pacing(project: Project, spec: str) -> None:
+    """Re-cut a freshly built project with a pacing preset ("structure", "downbeats:bars=2", "every-8-beats").
+
+    The film then spans the whole song, so the song-structure preset can follow every section.
+    Raises InputError naming the preset when it is unknown or cannot cut these acts.
+    """
+    preset, params = parse_pacing(spec)
+    song_frames = (
+        seconds_to_frames(project.beats.sections[-1].end, project.settings.fps)
+        if project.beats.sections
+        else 0
+    )
+    total = max(project.duration_frames, song_frames)
+    even = durations_from_cuts([], len(project.acts), total)
+    for act, duration in zip(project.acts, even, strict=True):
+        act.duration_frames = duration
+    ApplyPacing(preset, **params).apply(project)

@@ -8,6 +8,7 @@ re-rendering after an edit to another act, reordering and undo all cost nothing.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from app.engine.audio.reactivity import act_envelope
 from app.engine.backends import MotionRequest, get_backend
 from app.engine.cache import StageCache, cache_key
 from app.engine.cancel import CancelToken
@@ -25,7 +27,7 @@ from app.engine.grade import Grader, load_cube_lut
 from app.engine.keyframe import load_image, placeholder_slate
 from app.engine.media import MediaResolver
 from app.errors import RenderError
-from app.model import Act, Project
+from app.model import Act, AudioClip, Project
 
 DRAFT_WIDTH = 480
 #: Frames stored before and after a draft proxy's body, for transitions centred on its cuts.
@@ -62,6 +64,54 @@ class ActPipeline:
         self._luts: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.renders = 0  # draft proxies actually computed (the rest came from the cache)
+        self._starts: dict[str, int] = {}
+        self._music: AudioClip | None = None
+        self._fps = Fraction(24)
+        self._envelopes: dict[tuple[object, ...], np.ndarray] = {}
+
+    def set_project(self, project: Project) -> None:
+        """Where each act sits and which music drives audio-reactive motion (the beat grid's source clip,
+        else the first audio clip). Call before asking for keys or clips of this project's acts."""
+        self._starts = dict(zip((act.id for act in project.acts), project.act_starts(), strict=True))
+        source = project.beats.source
+        matching = [clip for clip in project.audio if source is not None and clip.media.path == source.path]
+        candidates = matching or project.audio
+        self._music = candidates[0] if candidates else None
+        self._fps = project.settings.fps
+
+    def reactivity(self, act: Act) -> np.ndarray | None:
+        """The onset envelope under the act's frames when it reacts to the music, else None."""
+        music = self._music
+        if act.motion.audio_reactivity <= 0 or music is None or act.id not in self._starts:
+            return None
+        from app.engine.audio.beats import analyze_cached  # librosa: only when an act reacts to music
+
+        digest = self.media.sha256(music.media)
+        start = self._starts[act.id]
+        memo = (
+            digest,
+            music.offset_frames,
+            music.in_frames,
+            start,
+            act.duration_frames,
+            act.motion.react_release_frames,
+        )
+        with self._lock:
+            envelope = self._envelopes.get(memo)
+        if envelope is None:
+            analysis = analyze_cached(self.media.path(music.media), digest, self.cache)
+            envelope = act_envelope(
+                np.asarray(analysis.onset_envelope, dtype=np.float32),
+                analysis.envelope_rate,
+                float((music.offset_frames - music.in_frames) / self._fps),
+                start,
+                act.duration_frames,
+                self._fps,
+                act.motion.react_release_frames,
+            )
+            with self._lock:
+                self._envelopes[memo] = envelope
+        return envelope
 
     # -- keys ------------------------------------------------------------------------------------------
 
@@ -71,6 +121,7 @@ class ActPipeline:
     def act_key(self, act: Act, target: RenderTarget, backend_override: str | None = None) -> str:
         """Hash of everything the act's pictures depend on (not its name, notes, position or transition)."""
         backend = get_backend(self.backend_name(act, target, backend_override))
+        envelope = self.reactivity(act)
         inputs = {
             "references": [self.media.sha256(ref) for ref in act.references],
             "fit": act.fit,
@@ -82,6 +133,7 @@ class ActPipeline:
             "lut": self.media.sha256(act.grade.lut) if act.grade.lut else None,
             "length": act.duration_frames,
             "backend": [backend.name, backend.revision],
+            "reactivity": None if envelope is None else hashlib.sha256(envelope.tobytes()).hexdigest(),
             "size": [target.width, target.height],
             "fps": str(target.fps),
         }
@@ -147,6 +199,7 @@ class ActPipeline:
             seed=act.effective_seed(),
             prompt=act.prompt,
             negative_prompt=act.negative_prompt,
+            reactivity=self.reactivity(act),
         )
         clip = backend.animate(request, cancel)
         grader = self.grader(act)

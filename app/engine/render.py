@@ -97,6 +97,7 @@ def render_project(
     export_format = format_for_path(out, fmt)
     pipeline = ActPipeline(project_dir, cache or StageCache())
     check_renderable(project, pipeline, backend)
+    pipeline.set_project(project)
     target = RenderTarget.preview(project) if draft else RenderTarget.final(project)
     settings = ExportSettings(
         fps=target.fps,

@@ -197,6 +197,7 @@ class _DraftEngine:
         """Compute the snapshot's keys, settle every act's status and cancel the running job if stale."""
         if self._pipeline is None or self._pipeline.media.project_dir != snapshot.project_dir:
             self._pipeline = ActPipeline(snapshot.project_dir, self._cache)
+        self._pipeline.set_project(snapshot.project)
         acts = snapshot.project.acts
         target = RenderTarget.preview(snapshot.project)
         layout = DraftLayout.from_acts(acts)
@@ -444,7 +445,8 @@ class DraftService(QObject):
         self._signals.act_status.connect(self.act_status_changed, queued)
         self._signals.frames.connect(self.frames_changed, queued)
         self._signals.audio.connect(self.audio_ready, queued)
-        self._engine = _DraftEngine(cache or StageCache(), self._preview, self._signals)
+        self.cache = cache or StageCache()  # shared with the editor's other background jobs
+        self._engine = _DraftEngine(self.cache, self._preview, self._signals)
         self._thread: _DraftThread | None = _DraftThread(self._engine)
         app = QCoreApplication.instance()
         if app is not None:

@@ -54,6 +54,8 @@ def run_editor(project: Path | None, screenshot: Path | None = None, at_seconds:
     drafts = DraftService(_stage_cache(preferences))
     window = MainWindow(document, drafts, settings, recovery, preferences)
     window.show()
+    if screenshot is None:
+        window.music.warm_up_in_background()
     window.statusBar().showMessage(f"Ready in {time.perf_counter() - started:.2f} s", 3000)
 
     if project is not None:

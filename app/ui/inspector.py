@@ -11,6 +11,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Sequence
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +176,21 @@ class InspectorPanel(QWidget):
         form.addRow("Intensity", self.intensity)
         form.addRow("Easing", self.easing)
         form.addRow("Audio reactivity", self.audio_reactivity)
+        self.react_sliders: dict[str, UnitSlider] = {}
+        for field, label in (
+            ("react_zoom", "  Zoom pulse"),
+            ("react_shake", "  Shake"),
+            ("react_flash", "  Flash"),
+        ):
+            slider = UnitSlider()
+            slider.committed.connect(lambda value, field=field: self._set_setting("motion", field, value))
+            self.react_sliders[field] = slider
+            form.addRow(label, slider)
+        self.react_release = NumberBox(48)
+        self.react_release.setSuffix(" frames")
+        self.react_release.setToolTip("How long a hit takes to fade: higher is smoother")
+        self.react_release.editingFinished.connect(self._on_react_release_editing_finished)
+        form.addRow("  Release", self.react_release)
 
         form.addRow(section_label("Transition to next act"))
         self.transition_kind = self._combo(
@@ -276,6 +292,12 @@ class InspectorPanel(QWidget):
         self._set_field(
             "seed", lambda act: act.seed if act.seed_locked else secrets.randbelow(MAX_SEED + 1), "New seed"
         )
+
+    @Slot()
+    def _on_react_release_editing_finished(self) -> None:
+        frames = self.react_release.number()
+        if frames is not None:
+            self._set_setting("motion", "react_release_frames", frames)
 
     @Slot()
     def _on_transition_frames_editing_finished(self) -> None:
@@ -420,6 +442,9 @@ class InspectorPanel(QWidget):
         self.intensity.set_value(common(lambda act: act.motion.intensity))
         select_value(self.easing, common(lambda act: act.motion.easing))
         self.audio_reactivity.set_value(common(lambda act: act.motion.audio_reactivity))
+        for field, slider in self.react_sliders.items():
+            slider.set_value(common(partial(_motion_value, field)))
+        self.react_release.set_number(common(lambda act: act.motion.react_release_frames))
         select_value(self.transition_kind, common(lambda act: act.transition.kind))
         self.transition_frames.set_number(common(lambda act: act.transition.frames))
         color = common(lambda act: act.transition.color)
@@ -429,3 +454,7 @@ class InspectorPanel(QWidget):
         self.dip_color.setIcon(QIcon(swatch))
         select_value(self.draft_backend, common(lambda act: act.draft_backend))
         select_value(self.final_backend, common(lambda act: act.final_backend))
+
+
+def _motion_value(field: str, act: Act) -> float:
+    return float(getattr(act.motion, field))

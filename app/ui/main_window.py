@@ -15,6 +15,7 @@ from app.model.recovery import RecoveryStore
 from app.ui.document import DocumentController
 from app.ui.files import FileController
 from app.ui.inspector import InspectorPanel
+from app.ui.music import MusicController
 from app.ui.playback import PlaybackController, TransportBar
 from app.ui.preferences import Preferences, PreferencesDialog
 from app.ui.render_queue import ExportJob, RenderQueuePanel
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineView(document, drafts)
         self.inspector = InspectorPanel(document, drafts)
         self.render_queue = RenderQueuePanel()
+        self.music = MusicController(document, drafts.cache, self)
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -143,6 +145,17 @@ class MainWindow(QMainWindow):
         snapping = self._action(view, "S&napping", self.timeline.set_snapping, "N")
         snapping.setCheckable(True)
         snapping.setChecked(True)
+
+        music = bar.addMenu("&Music")
+        self._action(music, "&Replace Music…", self.music.replace_music_dialog)
+        pacing = music.addMenu("Apply &Pacing")
+        self._action(pacing, "Cut Every &4 Beats", lambda: self.music.apply_pacing("every-N-beats", n=4))
+        self._action(pacing, "Cut Every &8 Beats", lambda: self.music.apply_pacing("every-N-beats", n=8))
+        self._action(pacing, "Cut on &Downbeats", lambda: self.music.apply_pacing("downbeats", bars=1))
+        self._action(pacing, "Follow Song &Structure", lambda: self.music.apply_pacing("structure"))
+        self._action(music, "Nudge Beats &Earlier", lambda: self.music.nudge(-1), "Alt+Left")
+        self._action(music, "Nudge Beats &Later", lambda: self.music.nudge(1), "Alt+Right")
+        self._action(music, "&Tap Tempo", self.music.tap, "T")
 
         play = bar.addMenu("&Playback")
         self._action(play, "Play / &Pause", self.playback.toggle_play, "Space")
@@ -250,6 +263,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop playback, cancel jobs and join every thread; safe to call twice."""
         self.playback.shutdown()
+        self.music.shutdown()
         self.render_queue.shutdown()
         self.drafts.shutdown()
         self.files.close_cleanly()

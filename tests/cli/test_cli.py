@@ -87,6 +87,30 @@ def test_new_then_render_a_beat_cut_video(
 
 
 @pytest.mark.slow
+def test_new_with_a_pacing_preset_cuts_on_beats_over_the_whole_song(
+    media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project_path = tmp_path / "paced.storybeat"
+    args = ["new", str(project_path), "--audio", str(media / "song.wav"), "--size", "160x96"]
+    prompts = [arg for i in range(3) for arg in ("--prompt", f"scene {i}")]
+    assert run([*args, *prompts, "--pacing", "every-4-beats"]) == 0, capsys.readouterr().err
+    project = load_project(project_path)
+    beats = project.beats.beat_frames(project.settings.fps)
+    assert len(project.acts) == 3
+    assert all(cut in beats for cut in project.cut_frames())
+    assert [b - a for a, b in zip(project.cut_frames(), project.cut_frames()[1:], strict=False)] == [48]
+
+
+def test_new_refuses_an_unknown_pacing_preset(
+    media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["new", str(tmp_path / "x.storybeat"), "--audio", str(media / "song.wav"), "--prompt", "a"]
+    assert run([*args, "--pacing", "whenever"]) == 2
+    _one_line_error(capsys, "whenever")
+    assert not (tmp_path / "x.storybeat").exists()
+
+
+@pytest.mark.slow
 def test_beats_json_contract(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["beats", str(media / "song.wav"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

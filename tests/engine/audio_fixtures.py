@@ -52,16 +52,54 @@ def drum_track(
 
     The bass note starting each bar is what tells beat 1 from beat 3 (both have a kick), as in real music.
     """
+    return groove(steady_beats(bpm, duration_s, lead_in_s), duration_s, sample_rate=sample_rate, seed=seed)
+
+
+def steady_beats(bpm: float, duration_s: float, lead_in_s: float = 0.3) -> np.ndarray:
+    """Beat times (seconds) at a constant tempo from `lead_in_s` until half a beat before the end."""
+    beat_s = 60.0 / bpm
+    return np.arange(lead_in_s, duration_s - beat_s / 2, beat_s)
+
+
+def ramp_beats(start_bpm: float, end_bpm: float, duration_s: float, lead_in_s: float = 0.3) -> np.ndarray:
+    """Beat times (seconds) whose tempo changes linearly in time from `start_bpm` to `end_bpm`."""
+    times = [lead_in_s]
+    while True:
+        bpm = start_bpm + (end_bpm - start_bpm) * times[-1] / duration_s
+        following = times[-1] + 60.0 / bpm
+        if following > duration_s - 30.0 / bpm:
+            return np.array(times)
+        times.append(following)
+
+
+def groove(
+    beats: np.ndarray,
+    duration_s: float,
+    sample_rate: int = 22050,
+    meter: int = 4,
+    swing: float = 0.5,
+    quiet_intro_beats: int = 0,
+    snr_db: float | None = None,
+    transpose: float = 1.0,
+    seed: int = 0,
+) -> DrumTrack:
+    """Drums, bass and chords on the given beat times (seconds).
+
+    Kick on beat 1 (and 3 in 4/4), snare on the others, hi-hats on the beats and on the off-beat eighth at
+    `swing` of the way to the next beat (0.5 straight, ~0.67 shuffled). A bass note and a chord start every
+    bar; the bass is what tells beat 1 from the other kicks, as in real music. The first `quiet_intro_beats`
+    beats hold only soft hi-hats and chords. `transpose` scales every pitch. `snr_db` adds white noise at
+    that signal-to-noise ratio.
+    """
     rng = np.random.default_rng(seed)
     n = round(duration_s * sample_rate)
     song = np.zeros(n)
-    beat_s = 60.0 / bpm
-    beats = np.arange(lead_in_s, duration_s - beat_s / 2, beat_s)
 
     def add(at_s: float, sound: np.ndarray) -> None:
         first = round(at_s * sample_rate)
         stop = min(n, first + sound.size)
-        song[first:stop] += sound[: stop - first]
+        if stop > first:
+            song[first:stop] += sound[: stop - first]
 
     def decay(length_s: float, tau_s: float) -> np.ndarray:
         return np.exp(-np.arange(round(length_s * sample_rate)) / (tau_s * sample_rate))
@@ -74,23 +112,45 @@ def drum_track(
     snare = (0.25 * snare_noise + snare_body) * decay(0.18, 0.05)
     hat = 0.08 * np.diff(np.diff(rng.standard_normal(round(0.05 * sample_rate) + 2))) * decay(0.05, 0.01)
 
+    intervals = np.diff(beats)
     for index, at_s in enumerate(beats):
-        add(at_s, kick if index % 2 == 0 else snare)
-        add(at_s, hat)
-        add(at_s + beat_s / 2, hat)
-        if index % 4 == 0:
-            bar = index // 4
-            root = _BASS_ROOTS_HZ[bar % len(_BASS_ROOTS_HZ)]
-            bar_s = min(4 * beat_s, duration_s - at_s)
+        beat_s = float(intervals[min(index, intervals.size - 1)]) if intervals.size else duration_s
+        quiet = index < quiet_intro_beats
+        in_bar = index % meter
+        if not quiet:
+            add(at_s, kick if in_bar == 0 or (meter == 4 and in_bar == 2) else snare)
+        add(at_s, hat * (0.3 if quiet else 1.0))
+        add(at_s + swing * beat_s, hat * (0.3 if quiet else 1.0))
+        if in_bar == 0:
+            bar = index // meter
+            root = transpose * _BASS_ROOTS_HZ[bar % len(_BASS_ROOTS_HZ)]
+            bar_s = min(meter * beat_s, duration_s - at_s)
             attack = np.minimum(1.0, np.arange(round(bar_s * sample_rate)) / (0.005 * sample_rate))
             body = attack * (0.4 + 0.6 * decay(bar_s, 0.3))
-            add(at_s, tone(root, bar_s, sample_rate, 0.3) * body)
+            if not quiet:
+                add(at_s, tone(root, bar_s, sample_rate, 0.3) * body)
             swell = np.minimum(1.0, np.arange(body.size) / (0.03 * sample_rate))
             for ratio in (4.0, 5.0, 6.0):  # a major triad two octaves above the root
                 add(at_s, tone(root * ratio, bar_s, sample_rate, 0.05) * swell)
+    if snr_db is not None:
+        noise = rng.standard_normal(n)
+        song += noise * np.sqrt(np.mean(song**2) / 10 ** (snr_db / 10))
     return DrumTrack(
-        samples=np.clip(song, -1.0, 1.0), sample_rate=sample_rate, beats=beats, downbeats=beats[::4]
+        samples=np.clip(song, -1.0, 1.0), sample_rate=sample_rate, beats=beats, downbeats=beats[::meter]
     )
+
+
+def verse_chorus_verse(part_s: float = 16.0, bpm: float = 120.0, sample_rate: int = 22050) -> DrumTrack:
+    """Three parts of `part_s` seconds: a full groove, a quiet drumless part a fifth higher, the groove again.
+
+    Beats run on one grid through all three parts; the true section boundaries are at part_s and 2 * part_s.
+    """
+    beats = steady_beats(bpm, 3 * part_s)
+    per_part = round(part_s * bpm / 60)
+    verse = groove(beats[:per_part], part_s, sample_rate, seed=1)
+    chorus = groove(beats[:per_part], part_s, sample_rate, quiet_intro_beats=per_part, transpose=1.5, seed=2)
+    samples = np.concatenate([verse.samples, chorus.samples, verse.samples])
+    return DrumTrack(samples=samples, sample_rate=sample_rate, beats=beats, downbeats=beats[::4])
 
 
 def matched_fraction(reference: np.ndarray, estimated: np.ndarray, tolerance_s: float) -> float:

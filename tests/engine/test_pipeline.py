@@ -187,3 +187,24 @@ def test_same_project_and_seed_render_the_same_frames(project_dir: Path) -> None
     second = ActPipeline(project_dir, StageCache()).clip(project.acts[0], target)
     for index in (0, 5, 11):
         assert np.array_equal(first.frame(index), second.frame(index))
+
+
+def test_reactive_acts_follow_the_music_under_them(project_dir: Path) -> None:
+    project = _project(project_dir, acts=2, length=24)  # 2 s per act at 12 fps over a 120 BPM drum track
+    reactive = MotionSettings(camera=CameraMove.static, audio_reactivity=1.0, react_zoom=0.0, react_flash=1.0)
+    project.acts[1].motion = reactive
+    pipeline = ActPipeline(project_dir, StageCache())
+    pipeline.set_project(project)
+    assert pipeline.reactivity(project.acts[0]) is None  # not reactive: no analysis needed
+    envelope = pipeline.reactivity(project.acts[1])
+    assert envelope is not None and envelope.shape == (24,)
+    # A 120 BPM beat every 6 frames at 12 fps: the envelope peaks about that often.
+    peaks = [i for i in range(1, 23) if envelope[i] >= 0.5 and envelope[i] >= envelope[i - 1]]
+    assert 3 <= len(peaks) <= 8
+    clip = pipeline.clip(project.acts[1], RenderTarget.final(project))
+    brightness = [clip.frame(i).mean() for i in range(24)]
+    assert max(brightness) > min(brightness) * 1.1  # flashes on the hits
+    key_here = pipeline.act_key(project.acts[1], RenderTarget.final(project))
+    project.acts.reverse()  # the reactive act now sits over other music: a different picture
+    pipeline.set_project(project)
+    assert pipeline.act_key(project.acts[0], RenderTarget.final(project)) != key_here

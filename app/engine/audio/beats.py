@@ -1,120 +1,289 @@
 """Beat, tempo and downbeat analysis of a music file, precise enough to place cuts on.
 
-librosa's first call in a process compiles its numba kernels (~15–20 s); run it off the GUI thread.
+The pipeline: a mel spectral-flux onset envelope; a local tempo per frame (tempogram) that follows gradual
+tempo changes; librosa's dynamic-programming beat tracker driven by that local tempo; a choice of metrical
+level (half / same / double) from where the strong onsets fall; the grid extended over weak first and last
+beats; and a constant shift that removes the envelope's lag. Bars, onsets, envelopes and sections come from
+`app.engine.audio.analysis`.
+
+librosa's first call in a process compiles its numba kernels (~15–20 s): call `warm_up()` off the GUI thread.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import librosa
 import numpy as np
+import scipy.ndimage
 
+from app.engine.audio.analysis import (
+    Features,
+    SectionInfo,
+    bar_structure,
+    compute_features,
+    find_onsets,
+    find_sections,
+)
 from app.engine.audio.decode import decode_audio
+from app.engine.cache import StageCache, cache_key
 from app.errors import InputError
 
 ANALYSIS_RATE = 22050  # Hz; plenty for onsets and 2x cheaper than 44.1 kHz
-N_FFT = 2048  # samples per spectrum (~93 ms)
 HOP = 512  # samples per onset-envelope frame (~23 ms)
 MIN_DURATION_S = 2.0  # holds two beats at any tempo from 30 BPM up; shorter clips give no usable tempo
 SILENCE_DBFS = -60.0  # RMS below this is treated as silence
-BEATS_PER_BAR = 4  # downbeats assume 4/4
-KICK_MAX_HZ = 150.0  # kick drums and bass notes live below this
-KICK_WINDOW = 2  # onset frames either side of a beat searched for its kick (beats may sit a frame early/late)
-HARMONY_MIN_BEATS = 10  # below this some phase of the bar has no measurable chord change
-INLIER_TOLERANCE = 0.1  # intervals within ±10 % of the median count towards the tempo
+INLIER_TOLERANCE = 0.1  # intervals within ±10 % of their local median count towards the tempo
+TEMPO_MEDIAN_BEATS = 9  # beats in that local median
+LOCAL_TEMPO_SMOOTHING_S = 6.0  # median filter on the per-frame tempo: follows ramps, ignores single bars
+PEAK_RADIUS = 2  # onset frames either side of a time searched for its onset peak (~±46 ms)
+PREFERRED_BPM = (90.0, 160.0)  # the metrical level listeners usually tap, all else being equal
+WEAK_LEVEL_RATIO = 0.5  # beats (or mid-beats) below this share of the strong ones are not a metrical level
+EDGE_PERIOD_BEATS = 8  # the grid is continued at the median period of this many edge beats
+EDGE_BEAT_RATIO = 0.1  # an extrapolated edge beat's onset reaches this share of the median beat's
+EDGE_PEAK_OVER_MEDIAN = 3.0  # ... and this multiple of the envelope's median over the beat around it
+MIN_PULSE_CONTRAST = 1.3  # beats must carry at least this times the envelope's mean, else there is no pulse
+#: Seconds the onset envelope's peaks trail the attacks, measured on the synthetic corpus (bench_beats.py).
+ENVELOPE_LAG_S = 0.044
+#: Bump when the analysis changes, so cached results computed the old way stop matching.
+ANALYSIS_VERSION = 2
+CACHE_FILE = "beats.json"
 
 
 @dataclass(frozen=True)
 class BeatAnalysis:
-    """Beats of a track: `tempo` in BPM; `beats`, `downbeats` (sorted) and `duration_s` in seconds."""
+    """Beats, bars and the shape of a track. Times are seconds from the start of the audio.
+
+    `tempo` is BPM to 0.1 from the inter-beat intervals; `tempo_curve` the local BPM of each beat's interval
+    (aligned with `beats`). `meter` is beats per bar (3 or 4); `downbeats` are the beats that start a bar.
+    `onset_envelope` (onset strength) and `energy` (RMS loudness, -40..0 dB of the track's loudest frame
+    mapped to 0..1) are sampled at `envelope_rate` Hz from t = 0. `sections` are self-similar parts in
+    order, covering the whole track.
+    """
 
     tempo: float
     beats: tuple[float, ...]
     downbeats: tuple[float, ...]
     duration_s: float
+    meter: int = 4
+    onsets: tuple[float, ...] = ()
+    envelope_rate: float = ANALYSIS_RATE / HOP
+    onset_envelope: tuple[float, ...] = ()
+    energy: tuple[float, ...] = ()
+    sections: tuple[SectionInfo, ...] = ()
+    tempo_curve: tuple[float, ...] = ()
+
+    def to_json(self) -> str:
+        """The analysis as a JSON object string (times rounded to 0.1 ms, envelopes to 1e-4)."""
+        data: dict[str, Any] = asdict(self)
+        for key in ("beats", "downbeats", "onsets"):
+            data[key] = [round(t, 4) for t in data[key]]
+        for key in ("onset_envelope", "energy"):
+            data[key] = [round(v, 4) for v in data[key]]
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> BeatAnalysis:
+        """Inverse of `to_json`. Raises ValueError (or KeyError/TypeError) on a malformed document."""
+        data = json.loads(text)
+        return cls(
+            tempo=float(data["tempo"]),
+            beats=tuple(float(t) for t in data["beats"]),
+            downbeats=tuple(float(t) for t in data["downbeats"]),
+            duration_s=float(data["duration_s"]),
+            meter=int(data["meter"]),
+            onsets=tuple(float(t) for t in data["onsets"]),
+            envelope_rate=float(data["envelope_rate"]),
+            onset_envelope=tuple(float(v) for v in data["onset_envelope"]),
+            energy=tuple(float(v) for v in data["energy"]),
+            sections=tuple(SectionInfo(**section) for section in data["sections"]),
+            tempo_curve=tuple(float(v) for v in data["tempo_curve"]),
+        )
 
 
 def analyze_beats(path: Path) -> BeatAnalysis:
-    """Find the beats, tempo and (4/4) downbeats of the audio file at `path`.
+    """Find the beats, tempo, meter, downbeats, onsets, envelopes and sections of the audio file at `path`.
 
-    Raises MediaError when the file is not decodable audio, and InputError naming the file when it is silent,
-    shorter than MIN_DURATION_S or has fewer than two beats.
+    Raises MediaError when the file is not decodable audio, and InputError naming the file when it is
+    silent, shorter than MIN_DURATION_S, or has no steady pulse (fewer than two beats).
     """
-    samples, rate = decode_audio(path, sample_rate=ANALYSIS_RATE, mono=True)
-    y = samples[0]
-    duration_s = y.size / rate
+    samples, _ = decode_audio(path, sample_rate=ANALYSIS_RATE, mono=True)
+    return _analyze_samples(samples[0], str(path))
+
+
+def analyze_cached(path: Path, sha256: str, cache: StageCache) -> BeatAnalysis:
+    """`analyze_beats(path)`, computed once per audio content (`sha256` of the file) and kept in `cache`."""
+    key = cache_key("beats", {"sha256": sha256, "version": ANALYSIS_VERSION})
+
+    def write(folder: Path) -> None:
+        (folder / CACHE_FILE).write_text(analyze_beats(path).to_json(), encoding="utf-8")
+
+    folder = cache.get_or_create(key, write)
+    return BeatAnalysis.from_json((folder / CACHE_FILE).read_text(encoding="utf-8"))
+
+
+def warm_up() -> None:
+    """Compile librosa's numba kernels by analysing 3 s of clicks (seconds on a cold numba cache).
+
+    Call it on a background thread at startup so the first real analysis is fast.
+    """
+    clicks = librosa.clicks(times=np.arange(0.1, 3.0, 0.5), sr=ANALYSIS_RATE, length=3 * ANALYSIS_RATE)
+    _analyze_samples(clicks.astype(np.float32), "warm-up clicks")
+
+
+def _analyze_samples(y: np.ndarray, name: str) -> BeatAnalysis:
+    """The analysis of mono samples `y` at ANALYSIS_RATE; `name` labels errors (usually the path)."""
+    duration_s = y.size / ANALYSIS_RATE
     if duration_s < MIN_DURATION_S:
         raise InputError(
-            f"{path}: audio is {duration_s:.2f} s long, beat analysis needs at least {MIN_DURATION_S:.0f} s"
+            f"{name}: audio is {duration_s:.2f} s long, beat analysis needs at least {MIN_DURATION_S:.0f} s"
         )
     rms_dbfs = 10.0 * np.log10(max(float(np.mean(np.square(y, dtype=np.float64))), 1e-20))
     if rms_dbfs < SILENCE_DBFS:
-        raise InputError(f"{path}: audio is silent (RMS {rms_dbfs:.0f} dBFS), no beats to find")
+        raise InputError(f"{name}: audio is silent (RMS {rms_dbfs:.0f} dBFS), no beats to find")
 
-    power = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2
-    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=rate))
-    onset_envelope = librosa.onset.onset_strength(S=mel_db, sr=rate)
-    _, beat_frames = librosa.beat.beat_track(onset_envelope=onset_envelope, sr=rate, hop_length=HOP)
-    beat_frames = np.asarray(beat_frames, dtype=np.int64)
+    features = compute_features(y, ANALYSIS_RATE, HOP)
+    beat_frames = _track_beats(features)
     if beat_frames.size < 2:
-        raise InputError(f"{path}: found {beat_frames.size} beat(s), need at least 2 (no steady pulse?)")
-    beat_times = librosa.frames_to_time(beat_frames, sr=rate, hop_length=HOP)
-
-    # The mel filterbank's band centres are the inner points of n_mels + 2 edges.
-    band_centres = librosa.mel_frequencies(n_mels=mel_db.shape[0] + 2, fmax=rate / 2)[1:-1]
-    low_bands = band_centres <= KICK_MAX_HZ
-    kick_envelope = librosa.onset.onset_strength(S=mel_db[low_bands], sr=rate)
-    # Only chord *changes* matter, so skip librosa's tuning estimate (half the analysis time otherwise).
-    chroma = librosa.feature.chroma_stft(S=power, sr=rate, tuning=0.0)
-    phase = _downbeat_phase(kick_envelope, chroma, beat_frames)
+        raise InputError(f"{name}: found {beat_frames.size} beat(s), need at least 2 (no steady pulse?)")
+    contrast = _strength_at(features.onset_envelope, beat_frames).mean() / features.onset_envelope.mean()
+    if contrast < MIN_PULSE_CONTRAST:
+        raise InputError(f"{name}: no steady pulse found (beats stand out {contrast:.2f}x from the rest)")
+    beat_times = np.clip(
+        librosa.frames_to_time(beat_frames, sr=ANALYSIS_RATE, hop_length=HOP) - ENVELOPE_LAG_S, 0, None
+    )
+    meter, phase = bar_structure(features, beat_frames)
     return BeatAnalysis(
         tempo=_tempo_from_beats(beat_times),
         beats=tuple(float(t) for t in beat_times),
-        downbeats=tuple(float(t) for t in beat_times[phase::BEATS_PER_BAR]),
+        downbeats=tuple(float(t) for t in beat_times[phase::meter]),
         duration_s=duration_s,
+        meter=meter,
+        onsets=tuple(float(t) for t in find_onsets(features, ENVELOPE_LAG_S)),
+        envelope_rate=ANALYSIS_RATE / HOP,
+        onset_envelope=tuple(float(v) for v in _aligned_envelope(features.onset_envelope)),
+        energy=tuple(float(v) for v in features.energy),
+        sections=find_sections(features, beat_frames, duration_s),
+        tempo_curve=_tempo_curve(beat_times),
     )
+
+
+def _aligned_envelope(envelope: np.ndarray) -> np.ndarray:
+    """The envelope normalised to 0..1 and moved ENVELOPE_LAG_S earlier, so its peaks sit on the beats."""
+    lag_frames = round(ENVELOPE_LAG_S * ANALYSIS_RATE / HOP)
+    shifted = np.concatenate([envelope[lag_frames:], np.zeros(lag_frames)])
+    return shifted / max(float(shifted.max()), 1e-9)
+
+
+def _track_beats(features: Features) -> np.ndarray:
+    """Beat positions (onset-envelope frames, sorted) following the local tempo."""
+    envelope = features.onset_envelope
+    tempogram = librosa.feature.tempogram(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP)
+    global_bpm = float(librosa.feature.tempo(tg=tempogram, sr=ANALYSIS_RATE, hop_length=HOP)[0])
+    local_bpm = librosa.feature.tempo(
+        tg=tempogram, sr=ANALYSIS_RATE, hop_length=HOP, start_bpm=global_bpm, aggregate=None
+    )
+    # Octave errors of single frames are folded back next to the global tempo before smoothing.
+    local_bpm = local_bpm / 2.0 ** np.round(np.log2(local_bpm / global_bpm))
+    width = max(1, round(LOCAL_TEMPO_SMOOTHING_S * ANALYSIS_RATE / HOP)) | 1
+    local_bpm = scipy.ndimage.median_filter(local_bpm, size=width, mode="nearest")
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP, bpm=local_bpm, trim=True
+    )
+    frames = np.asarray(frames, dtype=np.int64)
+    if frames.size < 2:
+        return frames
+    return _extend_to_edges(features, _choose_metrical_level(envelope, frames))
+
+
+def _strength_at(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """The onset envelope's peak within ±PEAK_RADIUS frames of each of `frames`."""
+    padded = np.pad(envelope, PEAK_RADIUS)
+    windows = np.asarray(frames)[:, None] + np.arange(2 * PEAK_RADIUS + 1)[None, :]
+    return padded[np.clip(windows, 0, padded.size - 1)].max(axis=1)
+
+
+def _choose_metrical_level(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Halve or double the tracked beats so that every beat, and no mid-beat, carries a strong onset.
+
+    A tracker locked to eighth-note hi-hats puts every other beat on a hat only: those beats are weak, so
+    keep the strong parity. One locked to half time skips the snares: the mid-beats are strong, so add them.
+    Halving to a tempo outside PREFERRED_BPM needs clearer evidence (a kit with a weak snare would otherwise
+    drop to half time).
+    """
+    bpm = 60.0 * ANALYSIS_RATE / HOP / float(np.median(np.diff(frames)))
+    on_beat = _strength_at(envelope, frames)
+    if frames.size >= 4:
+        even, odd = on_beat[0::2].mean(), on_beat[1::2].mean()
+        if min(even, odd) < _level_ratio(bpm / 2) * max(even, odd):
+            return frames[0::2] if even >= odd else frames[1::2]
+    middles = (frames[:-1] + frames[1:]) // 2
+    if _strength_at(envelope, middles).mean() >= WEAK_LEVEL_RATIO * on_beat.mean():
+        refined = middles + _peak_offsets(envelope, middles)
+        return np.sort(np.concatenate([frames, refined]))
+    return frames
+
+
+def _level_ratio(bpm: float) -> float:
+    """Below this share of the strong beats, beats are too weak to belong to a metrical level at `bpm`."""
+    low, high = PREFERRED_BPM
+    return WEAK_LEVEL_RATIO if low <= bpm <= high else WEAK_LEVEL_RATIO / 2
+
+
+def _peak_offsets(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """How far (frames, within ±PEAK_RADIUS) the envelope's local peak lies from each of `frames`."""
+    padded = np.pad(envelope, PEAK_RADIUS)
+    windows = frames[:, None] + np.arange(2 * PEAK_RADIUS + 1)[None, :]
+    return np.argmax(padded[np.clip(windows, 0, padded.size - 1)], axis=1) - PEAK_RADIUS
+
+
+def _extend_to_edges(features: Features, frames: np.ndarray) -> np.ndarray:
+    """Continue the grid before the first and after the last beat while there are still onsets on it.
+
+    The tracker trims weak edge beats, which drops a beat at t≈0 and the soft beats of quiet intros. The
+    log-power envelope judges, because it hears soft hi-hats as well as drums; a grid position counts as a
+    beat when its onset is EDGE_BEAT_RATIO of a typical beat's and stands out from the envelope around it.
+    """
+    detail = features.onset_detail
+    floor = EDGE_BEAT_RATIO * float(np.median(_strength_at(detail, frames)))
+    beats = [int(f) for f in frames]
+
+    def is_beat(frame: int, period: int) -> bool:
+        around = detail[max(0, frame - period // 2) : frame + period // 2 + 1]
+        strength = float(_strength_at(detail, np.array([frame]))[0])
+        return strength >= max(floor, EDGE_PEAK_OVER_MEDIAN * float(np.median(around)))
+
+    period = int(np.median(np.diff(frames[:EDGE_PERIOD_BEATS])))
+    while beats[0] - period >= -PEAK_RADIUS and is_beat(beats[0] - period, period):
+        beats.insert(0, max(0, beats[0] - period))
+    period = int(np.median(np.diff(frames[-EDGE_PERIOD_BEATS:])))
+    while beats[-1] + period < detail.size and is_beat(beats[-1] + period, period):
+        beats.append(beats[-1] + period)
+    return np.unique(np.array(beats, dtype=np.int64))
 
 
 def _tempo_from_beats(beat_times: np.ndarray) -> float:
     """BPM from the beat spacing, rounded to 0.1.
 
     Each interval is quantised to whole onset frames (~23 ms), so a single median interval can be off by
-    several percent; the mean of the intervals near the median averages that out while still ignoring
-    dropped or doubled beats.
+    several percent; the mean of the intervals near their local median averages that out while still
+    ignoring dropped or doubled beats. For a changing tempo this is the average tempo.
     """
     intervals = np.diff(beat_times)
-    median = float(np.median(intervals))
-    inliers = intervals[np.abs(intervals - median) <= INLIER_TOLERANCE * median]
-    return round(60.0 / float(np.mean(inliers)), 1)
+    # Against the *local* median, so a tempo ramp keeps all its intervals.
+    local = scipy.ndimage.median_filter(
+        intervals, size=min(TEMPO_MEDIAN_BEATS, intervals.size), mode="nearest"
+    )
+    inliers = intervals[np.abs(intervals - local) <= INLIER_TOLERANCE * local]
+    return round(60.0 / float(np.mean(inliers if inliers.size else intervals)), 1)
 
 
-def _downbeat_phase(kick_envelope: np.ndarray, chroma: np.ndarray, beat_frames: np.ndarray) -> int:
-    """Which beat of the bar (0..3) starts the bars.
-
-    The main cue is low-frequency onset energy (kick drums), but a kick on beats 1 and 3 — the commonest
-    pattern — leaves 1 and 3 within a few percent of each other, so chord changes (beat-to-beat chroma
-    change) break the tie. Each cue votes with its share per phase, so a cue that is flat across the bar
-    (drums only, or a kick on every beat) does not sway the other.
-    """
-    phases = min(BEATS_PER_BAR, beat_frames.size)
-    padded = np.pad(kick_envelope, KICK_WINDOW)
-    # Indices into `padded`: beat frame f covers original frames f-KICK_WINDOW .. f+KICK_WINDOW.
-    windows = beat_frames[:, None] + np.arange(2 * KICK_WINDOW + 1)[None, :]
-    kick_per_beat = padded[np.clip(windows, 0, padded.size - 1)].max(axis=1)
-    score = _shares(np.array([kick_per_beat[p::BEATS_PER_BAR].mean() for p in range(phases)]))
-    if beat_frames.size >= HARMONY_MIN_BEATS:
-        # Column j: mean chroma from beat j to beat j + 1, as a unit vector.
-        spans = librosa.util.sync(chroma, beat_frames.tolist(), aggregate=np.mean, pad=False)
-        spans /= np.linalg.norm(spans, axis=0, keepdims=True) + 1e-9
-        change = np.full(beat_frames.size, np.nan)  # undefined for the first and last beat
-        change[1:-1] = 1.0 - np.sum(spans[:, 1:] * spans[:, :-1], axis=0)
-        score += _shares(np.array([np.nanmean(change[p::BEATS_PER_BAR]) for p in range(phases)]))
-    return int(np.argmax(score))
-
-
-def _shares(values: np.ndarray) -> np.ndarray:
-    """`values` as fractions of their sum (all zero when the sum is not positive)."""
-    total = float(values.sum())
-    return values / total if total > 0 else np.zeros_like(values)
+def _tempo_curve(beat_times: np.ndarray) -> tuple[float, ...]:
+    """Local BPM at each beat: 60 / the mean of the (up to) 4 intervals around it, to 0.1 BPM."""
+    intervals = np.diff(beat_times)
+    smoothed = scipy.ndimage.uniform_filter1d(intervals, size=min(4, intervals.size), mode="nearest")
+    per_beat = np.append(smoothed, smoothed[-1])
+    return tuple(round(60.0 / float(v), 1) for v in per_beat)

@@ -28,6 +28,7 @@ class MotionRequest:
     seed: int
     prompt: str = ""
     negative_prompt: str = ""
+    reactivity: np.ndarray | None = None  # onset envelope (0..1) per body frame, for audio-reactive motion
 
 
 class MotionBackend(Protocol):

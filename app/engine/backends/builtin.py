@@ -22,4 +22,5 @@ class BuiltinMotionBackend:
             width=request.width,
             height=request.height,
             seed=request.seed,
+            reactivity=request.reactivity,
         )

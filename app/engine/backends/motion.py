@@ -34,6 +34,8 @@ _DRIFT_TRAVEL = 0.10  # fraction of the frame's shorter side
 _DRIFT_ZOOM_RANGE = 0.12
 
 _PULSE_MAX = 0.06  # zoom added by an envelope of 1 at audio_reactivity 1
+_SHAKE_MAX = 0.015  # camera offset (fraction of the frame) at full envelope, reactivity and shake
+_FLASH_MAX = 0.6  # exposure gain added at full envelope, reactivity and flash
 _HANDLE_OVERRUN = 0.2  # the eased path continues this far past either end, for transition handles
 _FIT_SAMPLES = 33
 _MAX_OVERSCAN = 2.0  # canvas side at most this times the frame side (memory), even if a move zooms further
@@ -205,6 +207,14 @@ class MotionClip:
             1.0 + (_HANDLE_OVERRUN if end_slope else 0.0),
         )
         self._extra_zoom, overscan = self._plan_overscan()
+        # Zoom in just enough that the largest shake never shows past the picture's edge.
+        self._shake = (
+            _SHAKE_MAX * settings.audio_reactivity * settings.react_shake
+            if self._envelope is not None
+            else 0.0
+        )
+        self._extra_zoom /= 1.0 - 2.0 * self._shake
+        self._seed = seed
         canvas_width = max(width, round(width * overscan))
         canvas_height = max(height, round(height * overscan))
         self._to_canvas = np.array([canvas_width / width, canvas_height / height])
@@ -246,11 +256,28 @@ class MotionClip:
         low, high = self._u_range
         return min(high, max(low, _ease(self.settings.easing, t)))
 
-    def _pulse(self, index: int) -> float:
+    def _level(self, index: int) -> float:
+        """The audio envelope at `index` (handles use the nearest body value); 0 without reactivity."""
         if self._envelope is None:
-            return 1.0
-        level = float(self._envelope[min(self.length - 1, max(0, index))])
-        return 1.0 + _PULSE_MAX * self.settings.audio_reactivity * level
+            return 0.0
+        return float(self._envelope[min(self.length - 1, max(0, index))])
+
+    def _pulse(self, index: int) -> float:
+        return 1.0 + _PULSE_MAX * self.settings.audio_reactivity * self.settings.react_zoom * self._level(
+            index
+        )
+
+    def _shake_offset(self, index: int) -> np.ndarray:
+        """Seeded per-frame jitter (output pixels) scaled by the envelope; a frame always shakes alike."""
+        level = self._level(index)
+        if self._shake == 0.0 or level == 0.0:
+            return np.zeros(2)
+        direction = np.random.default_rng((self._seed, index & 0xFFFFFFFF)).uniform(-1.0, 1.0, 2)
+        return direction * self._shake * level * np.array([self.width, self.height])
+
+    def _flash(self, frame: np.ndarray, index: int) -> np.ndarray:
+        gain = _FLASH_MAX * self.settings.audio_reactivity * self.settings.react_flash * self._level(index)
+        return frame if gain == 0.0 else cv2.convertScaleAbs(frame, alpha=1.0 + gain)
 
     def _morph_progress(self, index: int) -> tuple[int, float]:
         """(reference shown, or the first of a morphing pair; morph progress in [0, 1), 0 if not morphing)."""
@@ -281,6 +308,7 @@ class MotionClip:
         index = int(index)
         pose = self._path.pose(self._path_time(index))
         centre, offsets = self._path.corners(pose, self._extra_zoom * self._pulse(index))
+        centre = centre + self._shake_offset(index) / (pose.zoom * self._extra_zoom)  # a fraction of the view
         # Pixel centres sit at +0.5 in the continuous coordinates the corners use.
         source = ((centre + offsets) * self._to_canvas - 0.5).astype(np.float32)
         target = np.array(
@@ -290,6 +318,10 @@ class MotionClip:
         canvas = self._canvas(index)
         if pose.keystone == 0.0:
             affine = cv2.getAffineTransform(target[:3], source[:3])
-            return cv2.warpAffine(canvas, affine, size, flags=_WARP_FLAGS, borderMode=cv2.BORDER_REFLECT)
-        homography = cv2.getPerspectiveTransform(target, source)
-        return cv2.warpPerspective(canvas, homography, size, flags=_WARP_FLAGS, borderMode=cv2.BORDER_REFLECT)
+            warped = cv2.warpAffine(canvas, affine, size, flags=_WARP_FLAGS, borderMode=cv2.BORDER_REFLECT)
+        else:
+            homography = cv2.getPerspectiveTransform(target, source)
+            warped = cv2.warpPerspective(
+                canvas, homography, size, flags=_WARP_FLAGS, borderMode=cv2.BORDER_REFLECT
+            )
+        return self._flash(warped, index)

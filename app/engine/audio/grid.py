@@ -1,0 +1,22 @@
+"""From an analysis of a music file to the document's BeatGrid."""
+
+from __future__ import annotations
+
+from app.engine.audio.beats import BeatAnalysis
+from app.model import BeatGrid, MediaRef, Section
+
+
+def beat_grid(analysis: BeatAnalysis, source: MediaRef) -> BeatGrid:
+    """The detected grid of `source` (no manual corrections yet)."""
+    return BeatGrid(
+        source=source,
+        tempo=analysis.tempo,
+        meter=analysis.meter,
+        beats=analysis.beats,
+        downbeats=analysis.downbeats,
+        sections=tuple(
+            Section(start=s.start, end=s.end, label=s.label, energy=min(1.0, max(0.0, s.energy)))
+            for s in analysis.sections
+            if s.end > s.start
+        ),
+    )
