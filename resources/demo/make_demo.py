@@ -117,13 +117,31 @@ def main() -> None:
     sources = [ActSource(image, prompt) for image, prompt in zip(images, prompts, strict=True)]
     project = build_project(PROJECT, sources, MUSIC, analyze_beats(MUSIC), Fraction(24), (1280, 720), 8)
     looks = [
-        (CameraMove.zoom_in, TransitionSpec(kind=TransitionKind.crossfade, frames=12)),
-        (CameraMove.pan_right, TransitionSpec(kind=TransitionKind.flow_morph, frames=12)),
-        (CameraMove.dolly_in, TransitionSpec(kind=TransitionKind.dip, frames=8, color="#000000")),
-        (CameraMove.pan_up, TransitionSpec()),
+        (
+            MotionSettings(camera=CameraMove.zoom_in, intensity=0.6),
+            TransitionSpec(kind=TransitionKind.crossfade, frames=12),
+        ),
+        (
+            MotionSettings(camera=CameraMove.pan_right, intensity=0.6, audio_reactivity=0.8, react_zoom=1.0),
+            TransitionSpec(kind=TransitionKind.flow_morph, frames=12),
+        ),
+        (
+            MotionSettings(camera=CameraMove.dolly_in, intensity=0.6),
+            TransitionSpec(kind=TransitionKind.dip, frames=8),
+        ),
+        (
+            MotionSettings(
+                camera=CameraMove.pan_up,
+                intensity=0.6,
+                audio_reactivity=0.6,
+                react_flash=0.5,
+                react_shake=0.4,
+            ),
+            TransitionSpec(),
+        ),
     ]
-    for act, (camera, transition) in zip(project.acts, looks, strict=True):
-        act.motion = MotionSettings(camera=camera, intensity=0.6)
+    for act, (motion, transition) in zip(project.acts, looks, strict=True):
+        act.motion = motion
         act.transition = transition
     save_project(project, PROJECT)
     print(f"wrote {MUSIC.name} and {PROJECT.name}: {len(project.acts)} acts, {project.beats.tempo} BPM")
