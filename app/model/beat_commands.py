@@ -103,6 +103,17 @@ class _ReplaceGrid(Command):
 
 
 @dataclass
+class SetBeatGrid(_ReplaceGrid):
+    """Replace the whole grid (e.g. with a new analysis of the same music)."""
+
+    grid: BeatGrid
+    label: str = "Set beats"
+
+    def _new_grid(self, project: Project) -> BeatGrid:
+        return self.grid
+
+
+@dataclass
 class AddBeatMarker(_ReplaceGrid):
     """Add a manual beat at `time_s` (seconds), or restore a detected beat that was removed there."""
 

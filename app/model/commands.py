@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from app.errors import InputError
 from app.model.act import Act
 from app.model.media import MediaRef
-from app.model.project import AudioClip, BeatGrid, Project
+from app.model.project import AudioClip, Project
 from app.model.timebase import seconds_to_frames
 
 
@@ -334,23 +334,6 @@ class AddAudioClip(Command):
     def revert(self, project: Project) -> Changes:
         project.audio.remove(project.audio_clip(self.clip.id))
         return Changes(audio=True)
-
-
-@dataclass
-class SetBeatGrid(Command):
-    grid: BeatGrid
-    label: str = "Set beats"
-    _old: BeatGrid | None = field(default=None, repr=False)
-
-    def apply(self, project: Project) -> Changes:
-        self._old = project.beats
-        project.beats = self.grid
-        return Changes(beats=True)
-
-    def revert(self, project: Project) -> Changes:
-        assert self._old is not None
-        project.beats = self._old
-        return Changes(beats=True)
 
 
 @dataclass

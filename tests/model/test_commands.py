@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.model import Act, BeatGrid, MotionSettings, Project
-from app.model.beat_commands import AddBeatMarker, RemoveBeatMarker
+from app.model.beat_commands import AddBeatMarker, RemoveBeatMarker, SetBeatGrid
 from app.model.commands import (
     AddAct,
     Changes,
@@ -17,7 +17,6 @@ from app.model.commands import (
     MoveCut,
     RemoveActs,
     SetActField,
-    SetBeatGrid,
     SnapCutsToBeats,
     SplitAct,
     TrimAct,
