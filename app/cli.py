@@ -310,6 +310,10 @@ def run(argv: Sequence[str]) -> int:
     except StorybeatError as error:
         print(f"storybeat: failed: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as error:  # the disk or the OS refused: say which file, without a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"storybeat: failed: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("storybeat: interrupted", file=sys.stderr)
         return 130

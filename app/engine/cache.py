@@ -25,6 +25,8 @@ from typing import Any
 
 import platformdirs
 
+from app.errors import InputError
+
 #: Bump when the way a stage computes its output changes, so old entries stop matching.
 CACHE_FORMAT = 1
 DEFAULT_LIMIT_BYTES = 10 * 1024**3
@@ -50,16 +52,19 @@ class StageCache:
     def __init__(self, root: Path | None = None, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
         self.root = root or default_cache_dir()
         self.limit_bytes = limit_bytes
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            # Autocommit: every statement is its own short transaction, so no connection (another editor
+            # window, a CLI render) ever waits on a lock left open by this one.
+            self._db = sqlite3.connect(
+                self.root / "index.sqlite", check_same_thread=False, timeout=30, isolation_level=None
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, size INTEGER, last_used REAL)"
+            )
+        except (OSError, sqlite3.Error) as error:
+            raise InputError(f"{self.root}: cannot use this folder for the cache ({error})") from None
         self._lock = threading.Lock()
-        # Autocommit: every statement is its own short transaction, so no connection (another editor window,
-        # a CLI render) ever waits on a lock left open by this one.
-        self._db = sqlite3.connect(
-            self.root / "index.sqlite", check_same_thread=False, timeout=30, isolation_level=None
-        )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, size INTEGER, last_used REAL)"
-        )
         self.hits = 0
         self.misses = 0
 

@@ -72,3 +72,10 @@ def _relative_if_possible(file: Path, base: Path) -> str:
         return Path(os.path.relpath(file, base)).as_posix()
     except ValueError:  # different drives on Windows
         return file.as_posix()
+
+
+def rebased(ref: MediaRef, old_dir: Path, new_dir: Path) -> MediaRef:
+    """The same file referenced from a project stored in `new_dir` instead of `old_dir`."""
+    if Path(PurePosixPath(ref.path)).is_absolute():
+        return ref
+    return ref.model_copy(update={"path": _relative_if_possible(ref.resolve(old_dir), new_dir)})

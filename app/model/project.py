@@ -6,6 +6,7 @@ import bisect
 import uuid
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
@@ -19,7 +20,7 @@ from pydantic import (
 )
 
 from app.model.act import MAX_SEED, Act
-from app.model.media import MediaRef
+from app.model.media import MediaRef, rebased
 from app.model.timebase import format_fps, parse_fps, seconds_to_frames
 
 #: The file format this build writes. Older files are migrated on load (see app.model.migrations).
@@ -182,6 +183,21 @@ class Project(BaseModel):
                 yield f"act '{act.name}' LUT", act.grade.lut
         for clip in self.audio:
             yield "audio clip", clip.media
+
+    def moved(self, old_dir: Path, new_dir: Path) -> Project:
+        """A copy whose relative media paths point at the same files from a project file in `new_dir`."""
+        copy = self.model_copy(deep=True)
+        for act in copy.acts:
+            act.references = [rebased(ref, old_dir, new_dir) for ref in act.references]
+            if act.grade.lut is not None:
+                act.grade = act.grade.model_copy(update={"lut": rebased(act.grade.lut, old_dir, new_dir)})
+        for clip in copy.audio:
+            clip.media = rebased(clip.media, old_dir, new_dir)
+        if copy.beats.source is not None:
+            copy.beats = copy.beats.model_copy(
+                update={"source": rebased(copy.beats.source, old_dir, new_dir)}
+            )
+        return copy
 
     def check_consistency(self) -> None:
         """Assert the document invariants; raises ConsistencyError naming the first broken one."""

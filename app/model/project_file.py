@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from app.errors import InputError
 from app.model.migrations import MigrationError, migrate, schema_version_of
-from app.model.project import SCHEMA_VERSION, Project
+from app.model.project import SCHEMA_VERSION, ConsistencyError, Project
 
 SUFFIX = ".storybeat"
 #: Project files above this size are refused: a real one is a few hundred kB even with thousands of acts.
@@ -74,6 +74,10 @@ def parse_project(text: str, path: Path) -> Project:
         others = error.error_count() - 1
         more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
         raise ProjectError(f"{path}: field '{_field_path(first['loc'])}': {first['msg']}{more}") from None
+    try:
+        project.check_consistency()  # e.g. two acts with one id: every later edit would hit the wrong act
+    except ConsistencyError as error:
+        raise ProjectError(f"{path}: {error}") from None
     return project
 
 
@@ -90,6 +94,8 @@ def save_project(project: Project, path: Path) -> None:
     folder = path.parent
     if not folder.is_dir():
         raise InputError(f"{folder}: folder does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a project file")
     data = dumps_project(project).encode("utf-8")
     try:
         fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -101,13 +107,30 @@ def save_project(project: Project, path: Path) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        # mkstemp makes the file private (0600); keep the old file's mode, or follow the umask for a new one.
         if path.exists():
+            shutil.copymode(path, temp)
             _keep_backup(path)
+        else:
+            os.chmod(temp, 0o666 & ~_UMASK)
         os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot save: {error.strerror or error}") from None
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     _fsync_folder(folder)
+
+
+def _read_umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+# Read once at import: os.umask can only be read by setting it, which would race with other threads later.
+_UMASK = _read_umask()
 
 
 def _keep_backup(path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +35,13 @@ class Recovery:
 class RecoveryStore:
     """Recovery copies in one folder (e.g. ~/.local/share/storybeat/recovery)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, session: str | None = None) -> None:
         self.folder = folder
+        # Untitled documents of different editor sessions must not share (and delete) one copy.
+        self._session = session or uuid.uuid4().hex[:12]
 
     def _stem(self, project_path: Path | None) -> str:
-        name = str(project_path.resolve()) if project_path else "untitled"
+        name = str(project_path.resolve()) if project_path else f"untitled {self._session}"
         return hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
 
     def write(self, project: Project, project_path: Path | None) -> Path:
@@ -48,7 +51,7 @@ class RecoveryStore:
         copy = self.folder / f"{stem}{_SUFFIX}"
         save_project(project, copy)
         copy.with_name(copy.name + ".bak").unlink(missing_ok=True)  # the recovery copy needs no backup
-        info = {"project": str(project_path) if project_path else None}
+        info = {"project": str(project_path.resolve()) if project_path else None}
         (self.folder / f"{stem}{_INFO}").write_text(json.dumps(info), encoding="utf-8")
         return copy
 

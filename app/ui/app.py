@@ -17,6 +17,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.engine.cache import StageCache
+from app.errors import InputError
 from app.model.recovery import RecoveryStore
 from app.ui.preferences import Preferences
 
@@ -25,12 +26,14 @@ SCREENSHOT_TIMEOUT_S = 120.0
 _POLL_MS = 100
 
 
-def _stage_cache(preferences: Preferences) -> StageCache:
-    # STORYBEAT_CACHE_DIR (tests, CI) wins over the preference.
-    override = os.environ.get("STORYBEAT_CACHE_DIR")
-    return StageCache(
-        Path(override) if override else preferences.cache_dir, preferences.cache_limit_gb * 1024**3
-    )
+def _stage_cache(preferences: Preferences) -> tuple[StageCache, str | None]:
+    """The cache the preferences ask for, or the default one (and why) when that folder is unusable."""
+    override = os.environ.get("STORYBEAT_CACHE_DIR")  # tests and CI win over the preference
+    limit = preferences.cache_limit_gb * 1024**3
+    try:
+        return StageCache(Path(override) if override else preferences.cache_dir, limit), None
+    except InputError as error:
+        return StageCache(Path(platformdirs.user_cache_dir("storybeat")) / "stages", limit), str(error)
 
 
 def run_editor(project: Path | None, screenshot: Path | None = None, at_seconds: float | None = None) -> int:
@@ -51,12 +54,18 @@ def run_editor(project: Path | None, screenshot: Path | None = None, at_seconds:
     preferences = Preferences.load(settings)
     recovery = RecoveryStore(Path(platformdirs.user_data_dir("storybeat")) / "recovery")
     document = DocumentController()
-    drafts = DraftService(_stage_cache(preferences))
+    cache, cache_problem = _stage_cache(preferences)
+    drafts = DraftService(cache)
     window = MainWindow(document, drafts, settings, recovery, preferences)
     window.show()
     if screenshot is None:
         window.music.warm_up_in_background()
-    window.statusBar().showMessage(f"Ready in {time.perf_counter() - started:.2f} s", 3000)
+    window.statusBar().showMessage(
+        f"{cache_problem}; using the default cache folder"
+        if cache_problem
+        else f"Ready in {time.perf_counter() - started:.2f} s",
+        10000,
+    )
 
     if project is not None:
         if not window.files.open(project) and screenshot is not None:

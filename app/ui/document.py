@@ -57,7 +57,7 @@ class DocumentController(QObject):
     def replace(self, project: Project, path: Path | None, modified: bool = False) -> None:
         """Show another project (new, opened, recovered); the undo history starts afresh."""
         self.project = project
-        self.path = path
+        self.path = path.resolve() if path else None
         self.history = History(project)
         self.history.subscribe(self._on_history_changed)
         if modified:
@@ -70,13 +70,24 @@ class DocumentController(QObject):
 
     def open(self, path: Path) -> None:
         """Load `path`; raises ProjectError (nothing changes) when it cannot be read."""
+        path = path.resolve()
         self.replace(load_project(path), path)
 
     def save(self, path: Path | None = None) -> None:
-        """Save to `path` (or the current path). Raises InputError when it cannot be written."""
-        target = path or self.path
-        if target is None:
+        """Save to `path` (or the current path). Raises InputError when it cannot be written.
+
+        Saving into another folder rewrites the relative media paths so they still find the same files;
+        the undo history then starts afresh (its steps hold paths relative to the old folder).
+        """
+        chosen = path or self.path
+        if chosen is None:
             raise InputError("the project has no file name yet; use Save As")
+        target = chosen.resolve()
+        if target.parent != self.project_dir.resolve():
+            moved = self.project.moved(self.project_dir, target.parent)
+            save_project(moved, target)
+            self.replace(moved, target)
+            return
         save_project(self.project, target)
         self.path = target
         self.history.mark_saved()

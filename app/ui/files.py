@@ -88,11 +88,13 @@ class FileController(QObject):
         )
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        if answer == QMessageBox.StandardButton.Discard:
+            self.recovery.discard(self.document.path)  # discarded changes must not come back as "recovered"
+            return True
+        return False
 
     def new(self) -> None:
         if self.confirm_discard():
-            self.recovery.discard(self.document.path)
             self.document.replace(Project(), None)
 
     def open_dialog(self) -> None:

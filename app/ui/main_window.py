@@ -237,7 +237,7 @@ class MainWindow(QMainWindow):
     def export_to(self, output: Path, fmt: str | None = None) -> None:
         """Queue a final render of the project as it is now (a frozen copy; later edits don't affect it)."""
         snapshot = self.document.project.model_copy(deep=True)
-        self.render_queue.add(ExportJob(snapshot, self.document.project_dir, output, fmt))
+        self.render_queue.add(ExportJob(snapshot, self.document.project_dir, output, self.drafts.cache, fmt))
         self.statusBar().showMessage(f"Exporting {output.name}…", 4000)
 
     def _on_render_queue_job_finished(self, ok: bool, text: str) -> None:

@@ -48,6 +48,8 @@ class _AnalysisThread(QThread):
             self.analysed.emit(beat_grid(analysis, self._ref))
         except StorybeatError as error:
             self.analysed.emit(str(error))
+        except Exception as error:  # the controller must always hear back, or it would wait forever
+            self.analysed.emit(f"{self._path.name}: analysis failed ({error})")
 
 
 class _WarmUpThread(QThread):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engine.cache import StageCache
 from app.engine.cancel import CancelToken
 from app.errors import Cancelled, StorybeatError
 from app.model import Project
@@ -30,6 +31,7 @@ class ExportJob:
     project: Project
     project_dir: Path
     output: Path
+    cache: StageCache
     fmt: str | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
 
@@ -52,6 +54,7 @@ class ExportThread(QThread):
                 self.job.project_dir,
                 self.job.output,
                 fmt=self.job.fmt,
+                cache=self.job.cache,
                 progress=self.progress.emit,
                 cancel=self.job.cancel,
             )

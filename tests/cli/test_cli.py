@@ -221,6 +221,16 @@ def test_output_into_a_missing_or_unusable_folder_exits_2(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 
+def test_an_unusable_cache_folder_is_one_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("STORYBEAT_CACHE_DIR", str(blocker / "cache"))
+    assert run(["render", str(DEMO / "demo.storybeat"), "-o", str(tmp_path / "o.mp4"), "--draft"]) == 2
+    _one_line_error(capsys, "cache")
+
+
 def test_new_refuses_to_overwrite_an_existing_project(
     media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.errors import InputError
 from app.model import Act, MediaRef, Project, ProjectSettings
 from app.model.project_file import ProjectError, dumps_project, load_project, save_project
 
@@ -57,10 +58,29 @@ def test_failed_save_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr("app.model.project_file.os.replace", broken_replace)
     changed = _project()
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="disk full"):
         save_project(changed, path)
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_keeps_the_file_mode_and_refuses_a_folder(tmp_path: Path) -> None:
+    path = tmp_path / "film.storybeat"
+    save_project(_project(), path)
+    path.chmod(0o664)
+    save_project(_project(), path)
+    assert path.stat().st_mode & 0o777 == 0o664
+    (tmp_path / "folder.storybeat").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        save_project(_project(), tmp_path / "folder.storybeat")
+
+
+def test_duplicate_act_ids_are_refused_on_load(tmp_path: Path) -> None:
+    path = tmp_path / "twins.storybeat"
+    acts = [{"id": "x", "duration_frames": 5}, {"id": "x", "duration_frames": 6}]
+    path.write_text(json.dumps({"schema_version": 2, "acts": acts}))
+    with pytest.raises(ProjectError, match="duplicate act ids"):
+        load_project(path)
 
 
 def test_save_into_missing_folder_is_refused(tmp_path: Path) -> None:

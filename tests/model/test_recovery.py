@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from app.model import Act, Project
 from app.model.project_file import load_project, save_project
 from app.model.recovery import RecoveryStore
@@ -43,3 +45,26 @@ def test_a_copy_older_than_its_saved_project_is_stale(tmp_path: Path) -> None:
     os.utime(project_path, ns=(stamp + 10**9, stamp + 10**9))
     assert store.pending() == []
     assert load_project(project_path).acts[0].prompt == "newer"
+
+
+def test_a_project_opened_by_a_relative_path_is_recovered_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    store = RecoveryStore(tmp_path / "recovery")
+    store.write(_project("unsaved"), Path("film.storybeat"))
+    monkeypatch.chdir(tmp_path / "other")
+    (pending,) = store.pending()
+    assert pending.project_path == tmp_path / "work" / "film.storybeat"
+    store.discard(pending.project_path)
+    assert store.pending() == []
+
+
+def test_untitled_copies_of_two_sessions_are_kept_apart(tmp_path: Path) -> None:
+    first, second = RecoveryStore(tmp_path, session="one"), RecoveryStore(tmp_path, session="two")
+    first.write(_project("first"), None)
+    second.write(_project("second"), None)
+    first.discard(None)
+    assert [r.load().acts[0].prompt for r in second.pending()] == ["second"]

@@ -92,6 +92,24 @@ def test_save_and_open_round_trip(editor: Editor, project_path: Path, tmp_path: 
     assert window.files.recent()[0] == copy.resolve()
 
 
+def test_save_as_into_another_folder_keeps_the_media_found(
+    editor: Editor, project_path: Path, tmp_path: Path
+) -> None:
+    window = editor.open(project_path)
+    elsewhere = tmp_path / "elsewhere" / "deeper"
+    elsewhere.mkdir(parents=True)
+    assert window.files._save_to(elsewhere / "copy.storybeat")
+    assert window.document.project.acts[0].references[0].path == "../../cat.jpg"
+    from app.engine.media import MediaResolver
+
+    for project, folder in (
+        (window.document.project, elsewhere),
+        (load_project(elsewhere / "copy.storybeat"), elsewhere),
+    ):
+        assert MediaResolver(folder).missing(project) == []
+    assert load_project(project_path).acts[0].references[0].path == "cat.jpg"  # the original is untouched
+
+
 def test_opening_a_broken_file_keeps_the_current_project(
     editor: Editor, project_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
