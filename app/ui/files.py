@@ -8,7 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
-from app.errors import InputError
+from app.engine.cancel import CancelToken
+from app.errors import Cancelled, InputError
 from app.model import MediaRef, Project
 from app.model.commands import RelinkMedia
 from app.model.project_file import SUFFIX
@@ -29,13 +30,17 @@ class _RelinkThread(QThread):
     ) -> None:
         super().__init__(parent)
         self._project, self._project_dir, self._folder = project, project_dir, folder
+        self.cancel = CancelToken()
 
     def run(self) -> None:
         from app.engine.media import MediaResolver
         from app.engine.relink import find_moved_media
 
         try:
-            self.found.emit(find_moved_media(self._project, MediaResolver(self._project_dir), self._folder))
+            resolver = MediaResolver(self._project_dir)
+            self.found.emit(find_moved_media(self._project, resolver, self._folder, self.cancel))
+        except Cancelled:
+            self.found.emit("relink search cancelled")
         except OSError as error:  # an unreadable folder or file: report it, keep the editor running
             self.found.emit(f"cannot search {self._folder}: {error}")
 
@@ -167,6 +172,7 @@ class FileController(QObject):
         self._autosave_timer.stop()
         self.recovery.discard(self.document.path)
         if self._relink_thread is not None:
+            self._relink_thread.cancel.cancel()
             self._relink_thread.wait()
 
     def offer_recovery(self) -> None:
@@ -215,10 +221,10 @@ class FileController(QObject):
     def relink_from(self, folder: Path) -> None:
         """Hash media under `folder` on a thread; relink what matches as one undoable edit."""
         snapshot = self.document.project.model_copy(deep=True)
-        progress = QProgressDialog("Searching for moved media…", "", 0, 0, self.window)
-        progress.setCancelButton(None)
-        progress.show()
+        progress = QProgressDialog("Searching for moved media…", "Cancel", 0, 0, self.window)
         thread = _RelinkThread(snapshot, self.document.project_dir, folder, self)
+        progress.canceled.connect(thread.cancel.cancel)
+        progress.show()
 
         def on_found(moves: dict[str, MediaRef] | str) -> None:
             thread.wait()

@@ -44,3 +44,22 @@ def test_moved_files_are_found_by_content_and_relinked(tmp_path: Path) -> None:
     project.check_consistency()
     history.undo()
     assert dumps_project(project) == before
+
+
+def test_a_cancelled_search_stops(tmp_path: Path) -> None:
+    import pytest
+
+    from app.engine.cancel import CancelToken
+    from app.errors import Cancelled
+
+    project_dir = tmp_path / "p"
+    project_dir.mkdir()
+    photo = Path(shutil.copy(DEMO / "02_chelsea.jpg", project_dir / "cat.jpg"))
+    project = Project(
+        acts=[Act(id="a", duration_frames=5, references=[MediaRef.for_file(photo, project_dir)])]
+    )
+    photo.rename(tmp_path / "cat.jpg")
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        find_moved_media(project, MediaResolver(project_dir), tmp_path, token)
