@@ -14,6 +14,7 @@ from typing import cast
 
 import platformdirs
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.engine.cache import StageCache
@@ -42,6 +43,7 @@ def run_editor(project: Path | None, screenshot: Path | None = None, at_seconds:
     app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("Storybeat")
     app.setOrganizationName("Storybeat")
+    app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "storybeat.png")))
     stylesheet = RESOURCES / "style.qss"
     if stylesheet.is_file():
         app.setStyleSheet(stylesheet.read_text(encoding="utf-8"))
