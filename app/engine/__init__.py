@@ -1,1 +1,1 @@
-"""Everything that computes: stages, backends, cache, export, audio analysis. Headless: no QtWidgets/QtGui."""
+"""Everything that computes: stages, backends, cache, export, audio analysis. Headless: no Qt GUI modules."""
