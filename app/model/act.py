@@ -86,6 +86,24 @@ class GradeSettings(_Settings):
     lut: MediaRef | None = None  # a .cube 3D LUT applied after the sliders
 
 
+class GenerationSettings(_Settings):
+    """How generative models treat the act (ignored by the built-in motion backend unless noted)."""
+
+    steps: int | None = Field(None, ge=1, le=200)  # denoising steps; None = the model's default
+    guidance: float | None = Field(None, ge=0.0, le=30.0)  # classifier-free guidance; None = model default
+    # A registered text-to-image model that makes the keyframe of an act without references
+    # (None: a labelled placeholder slate stands in).
+    keyframe_model: str | None = None
+    # A registered text-to-image / image-to-image model that refines the keyframe before the final render
+    # animates it (the second pass of two-pass rendering); drafts use the unrefined keyframe.
+    refine_model: str | None = None
+    refine_strength: float = Field(0.35, ge=0.0, le=1.0)  # how far the refinement may move from the input
+    # Continuity across cuts: start from the previous act's last frame, and/or end on the next act's
+    # keyframe (first-and-last-frame generation; the motion backend morphs into it).
+    start_from_previous: bool = False
+    end_on_next: bool = False
+
+
 class TemplateLink(_Settings):
     id: str
     version: int = Field(ge=1)
@@ -121,6 +139,7 @@ class Act(BaseModel):
     motion: MotionSettings = MotionSettings()
     transition: TransitionSpec = TransitionSpec()
     grade: GradeSettings = GradeSettings()
+    generation: GenerationSettings = GenerationSettings()
     draft_backend: str = "motion"
     final_backend: str = "motion"
     takes: list[Take] = Field(default_factory=list)
