@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", type=Path, default=Path("storybeat-demo.mp4"))
     demo.add_argument("--draft", action="store_true", help="fast low-resolution draft")
     demo.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+
+    from app.cli_models import add_models_parser
+
+    add_models_parser(commands)
     return parser
 
 
@@ -228,6 +232,7 @@ def _render(args: argparse.Namespace, project_path: Path, backend: str | None, f
     from app.model.project_file import load_project
 
     project = load_project(project_path)
+    fallbacks: list[str] = []
     with _progress("Rendering", args.json) as progress:
         written = render_project(
             project,
@@ -237,9 +242,12 @@ def _render(args: argparse.Namespace, project_path: Path, backend: str | None, f
             backend=backend,
             fmt=fmt,
             progress=progress,
+            warn=fallbacks.append,
         )
+    for warning in fallbacks:
+        print(f"storybeat: warning: {warning}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"output": str(written), "frames": project.duration_frames}))
+        print(json.dumps({"output": str(written), "frames": project.duration_frames, "fallbacks": fallbacks}))
     else:
         print(f"wrote {written}")
     return EXIT_OK
@@ -258,11 +266,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _render(args, DEMO_PROJECT, None, None)
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from app.cli_models import cmd_models as run_models
+
+    return run_models(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "new": cmd_new,
     "beats": cmd_beats,
     "render": cmd_render,
     "demo": cmd_demo,
+    "models": cmd_models,
 }
 
 

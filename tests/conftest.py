@@ -1,4 +1,5 @@
-"""Shared test set-up: every test gets its own stage cache, never the user's."""
+"""Shared test set-up: every test gets its own stage cache and config folder (model registry), never the
+user's."""
 
 from __future__ import annotations
 
@@ -15,3 +16,11 @@ def _private_cache(
     cache = tmp_path_factory.mktemp("stage-cache")
     monkeypatch.setenv("STORYBEAT_CACHE_DIR", str(cache))
     yield cache
+
+
+@pytest.fixture(autouse=True)
+def _private_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("STORYBEAT_CONFIG_DIR", str(config))
+    monkeypatch.setenv("STORYBEAT_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    return config

@@ -54,16 +54,23 @@ class LazyClip:
 # -- draft proxies on disk -----------------------------------------------------------------------------------
 
 DRAFT_JPEG_QUALITY = 88
+#: Generated frames kept for final renders: visually lossless at a tenth of PNG's size.
+FINAL_JPEG_QUALITY = 95
 
 
 def write_frames(
-    folder: Path, clip: Clip, first: int, count: int, on_frame: Callable[[], None] | None = None
+    folder: Path,
+    clip: Clip,
+    first: int,
+    count: int,
+    on_frame: Callable[[], None] | None = None,
+    quality: int = DRAFT_JPEG_QUALITY,
 ) -> None:
     """Store frames [first, first + count) of `clip` as numbered JPEG files (random access, compact)."""
     for offset in range(count):
         image = clip.frame(first + offset)
         ok, data = cv2.imencode(
-            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, DRAFT_JPEG_QUALITY]
+            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
         )
         if not ok:
             raise RenderError(f"could not encode draft frame {first + offset}")

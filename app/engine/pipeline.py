@@ -1,9 +1,15 @@
 """The stages of one act: keyframe → motion → temporal → post, each keyed by content for the cache.
 
 `ActPipeline.clip()` gives a random-access clip of an act at a render target. Full-quality clips from the
-built-in backend are computed on demand frame by frame (cheaper than storing them); draft proxies are
-rendered once into the stage cache as JPEG frames and read back on every later request, so scrubbing,
-re-rendering after an edit to another act, reordering and undo all cost nothing.
+built-in backend are computed on demand frame by frame (cheaper than storing them); what a generative model
+makes (keyframes, refined keyframes, video) is stored in the stage cache once; draft proxies are rendered
+once into the stage cache as JPEG frames and read back on every later request, so scrubbing, re-rendering
+after an edit to another act, reordering and undo all cost nothing.
+
+When a generative model cannot serve an act — not registered on this machine, its folder broken, out of
+memory even at the last rung of the memory ladder — the act is rendered by the built-in motion backend and
+flagged: `fallback_reason(key)` says why. Fallback drafts are stored apart from the real ones, so the model
+is tried again once it is available.
 """
 
 from __future__ import annotations
@@ -19,14 +25,15 @@ import cv2
 import numpy as np
 
 from app.engine.audio.reactivity import act_envelope
-from app.engine.backends import MotionRequest, get_backend
+from app.engine.backends import BUILTIN_BACKEND, MotionBackend, MotionRequest, get_backend
 from app.engine.cache import StageCache, cache_key
-from app.engine.cancel import CancelToken
-from app.engine.clip import Clip, GradedClip, StoredClip, write_frames
+from app.engine.cancel import CancelToken, ProgressFn
+from app.engine.clip import DRAFT_JPEG_QUALITY, FINAL_JPEG_QUALITY, Clip, GradedClip, StoredClip, write_frames
 from app.engine.grade import Grader, load_cube_lut
-from app.engine.keyframe import load_image, placeholder_slate
+from app.engine.keyframe import fit_image, load_image, placeholder_slate
 from app.engine.media import MediaResolver
-from app.errors import RenderError
+from app.engine.models.registry import ModelEntry, ModelRegistry
+from app.errors import Cancelled, RenderError, StorybeatError
 from app.model import Act, AudioClip, Project
 
 DRAFT_WIDTH = 480
@@ -68,6 +75,11 @@ class ActPipeline:
         self._music: AudioClip | None = None
         self._fps = Fraction(24)
         self._envelopes: dict[tuple[object, ...], np.ndarray] = {}
+        self._acts: list[Act] = []
+        self._size = (0, 0)  # the project's frame size: generated keyframes are made at it
+        self.registry = ModelRegistry()
+        self._models: dict[str, ModelEntry | StorybeatError] = {}  # registry lookups of this snapshot
+        self._fallbacks: dict[str, str] = {}  # act key -> why the act was rendered by the motion backend
 
     def set_project(self, project: Project) -> None:
         """Where each act sits and which music drives audio-reactive motion (the beat grid's source clip,
@@ -78,6 +90,48 @@ class ActPipeline:
         candidates = matching or project.audio
         self._music = candidates[0] if candidates else None
         self._fps = project.settings.fps
+        self._acts = list(project.acts)
+        self._size = (project.settings.width, project.settings.height)
+        with self._lock:
+            self._models.clear()  # a model may have been registered or its folder changed since
+
+    def model(self, name: str) -> ModelEntry:
+        """The registered model `name` (validated once per project snapshot); InputError when unusable."""
+        with self._lock:
+            found = self._models.get(name)
+        if found is None:
+            try:
+                found = self.registry.get(name)
+            except StorybeatError as error:
+                found = error
+            with self._lock:
+                self._models[name] = found
+        if isinstance(found, StorybeatError):
+            raise found
+        return found
+
+    def resolve_backend(self, name: str) -> tuple[MotionBackend, str | None]:
+        """The backend called `name`, or the built-in one and why when that one cannot be used here."""
+        if name == BUILTIN_BACKEND:
+            return get_backend(name), None
+        try:
+            self.model(name)
+            return get_backend(name, self.registry), None
+        except StorybeatError as error:
+            return get_backend(BUILTIN_BACKEND), f"{error}"
+
+    def fallback_reason(self, key: str) -> str | None:
+        """Why the act whose key is `key` was rendered by the built-in motion backend (None: it was not)."""
+        with self._lock:
+            return self._fallbacks.get(key)
+
+    def _neighbours(self, act: Act) -> tuple[Act | None, Act | None]:
+        for index, candidate in enumerate(self._acts):
+            if candidate.id == act.id:
+                before = self._acts[index - 1] if index > 0 else None
+                after = self._acts[index + 1] if index + 1 < len(self._acts) else None
+                return before, after
+        return None, None
 
     def reactivity(self, act: Act) -> np.ndarray | None:
         """The onset envelope under the act's frames when it reacts to the music, else None."""
@@ -120,45 +174,210 @@ class ActPipeline:
 
     def act_key(self, act: Act, target: RenderTarget, backend_override: str | None = None) -> str:
         """Hash of everything the act's pictures depend on (not its name, notes, position or transition)."""
-        backend = get_backend(self.backend_name(act, target, backend_override))
-        envelope = self.reactivity(act)
         inputs = {
-            "references": [self.media.sha256(ref) for ref in act.references],
+            **self._motion_inputs(act, target, backend_override),
+            "grade": act.grade.model_dump(mode="json", exclude={"lut"}),
+            "lut": self.media.sha256(act.grade.lut) if act.grade.lut else None,
+        }
+        key = cache_key("act", inputs)
+        _, reason = self.resolve_backend(self.backend_name(act, target, backend_override))
+        if reason is not None:
+            with self._lock:
+                self._fallbacks[key] = reason
+        return key
+
+    def _motion_inputs(self, act: Act, target: RenderTarget, backend_override: str | None) -> dict[str, Any]:
+        """What the ungraded motion of the act depends on."""
+        name = self.backend_name(act, target, backend_override)
+        backend, reason = self.resolve_backend(name)
+        generative = backend.name != BUILTIN_BACKEND
+        envelope = self.reactivity(act)
+        return {
+            "keyframe": self._keyframe_inputs(act, target),
+            "end_on": self._end_keyframe_inputs(act, target),
             "fit": act.fit,
             "prompt": act.prompt,
             "negative_prompt": act.negative_prompt,
             "seed": act.effective_seed(),
             "motion": act.motion.model_dump(mode="json"),
-            "grade": act.grade.model_dump(mode="json", exclude={"lut"}),
-            "lut": self.media.sha256(act.grade.lut) if act.grade.lut else None,
             "length": act.duration_frames,
-            "backend": [backend.name, backend.revision],
+            # A fallback is keyed apart from the model's own output, so it is replaced once the model works.
+            "backend": [backend.name, backend.revision] + ([name, "unavailable"] if reason else []),
+            "steps": act.generation.steps if generative else None,
+            "guidance": act.generation.guidance if generative else None,
             "reactivity": None if envelope is None else hashlib.sha256(envelope.tobytes()).hexdigest(),
             "size": [target.width, target.height],
             "fps": str(target.fps),
         }
-        return cache_key("act", inputs)
+
+    def _own_keyframe_inputs(self, act: Act, target: RenderTarget) -> dict[str, Any]:
+        """What the act's own first picture depends on (its references, or the generated keyframe)."""
+        if act.references:
+            refined = self._refine_model(act, target)
+            return {
+                "references": [self.media.sha256(ref) for ref in act.references],
+                "refine": None
+                if refined is None
+                else [
+                    refined.revision,
+                    act.generation.refine_strength,
+                    act.fit,
+                    act.prompt,
+                    act.negative_prompt,
+                    act.effective_seed(),
+                    [target.width, target.height],
+                ],
+            }
+        return {"generated": self._generated_keyframe_key(act, target)}
+
+    def _keyframe_inputs(self, act: Act, target: RenderTarget) -> dict[str, Any]:
+        previous, _ = self._neighbours(act)
+        if act.generation.start_from_previous and previous is not None:
+            # The previous act's last frame: its own motion key names it exactly.
+            return {"after": cache_key("motion", self._motion_inputs(previous, target, None))}
+        return self._own_keyframe_inputs(act, target)
+
+    def _end_keyframe_inputs(self, act: Act, target: RenderTarget) -> dict[str, Any] | None:
+        _, following = self._neighbours(act)
+        if not act.generation.end_on_next or following is None:
+            return None
+        return self._own_keyframe_inputs(following, target)
+
+    def _refine_model(self, act: Act, target: RenderTarget) -> ModelEntry | None:
+        """The model that refines the act's keyframe for this target (final renders only), if usable."""
+        name = act.generation.refine_model
+        if target.draft or name is None or act.generation.refine_strength <= 0:
+            return None
+        try:
+            return self.model(name)
+        except StorybeatError:
+            return None  # rendered unrefined; `_refined` records why
+
+    def _generated_keyframe_key(self, act: Act, target: RenderTarget) -> str:
+        name = act.generation.keyframe_model
+        model = None
+        if name is not None:
+            try:
+                model = self.model(name)
+            except StorybeatError:
+                model = None
+        inputs: dict[str, Any] = {"prompt": act.prompt, "seed": act.effective_seed()}
+        if model is None:
+            return cache_key("slate", {**inputs, "size": list(self._keyframe_size(target))})
+        return cache_key(
+            "keyframe",
+            {
+                **inputs,
+                "model": model.revision,
+                "negative_prompt": act.negative_prompt,
+                "steps": act.generation.steps,
+                "guidance": act.generation.guidance,
+                "size": list(self._keyframe_size(target)),
+            },
+        )
 
     # -- stages ----------------------------------------------------------------------------------------
 
-    def keyframes(self, act: Act, target: RenderTarget) -> list[np.ndarray]:
-        """The act's reference images, or a cached placeholder slate when it has none."""
-        if act.references:
-            return [load_image(self.media.path(ref)) for ref in act.references]
-        key = cache_key(
-            "slate",
-            {"prompt": act.prompt, "seed": act.effective_seed(), "size": [target.width, target.height]},
-        )
+    def keyframes(self, act: Act, target: RenderTarget, notes: list[str] | None = None) -> list[np.ndarray]:
+        """The act's pictures to animate: the previous act's last frame when it continues from it, else its
+        references (refined for final renders when a refine model is set) or a generated keyframe."""
+        previous, _ = self._neighbours(act)
+        if act.generation.start_from_previous and previous is not None:
+            motion = self._motion_clip(previous, target, None, None, None, notes)
+            return [motion.frame(previous.duration_frames - 1)]
+        return self._own_keyframes(act, target, notes)
+
+    def _own_keyframes(self, act: Act, target: RenderTarget, notes: list[str] | None) -> list[np.ndarray]:
+        if not act.references:
+            return [self._generated_keyframe(act, target, notes)]
+        images = [load_image(self.media.path(ref)) for ref in act.references]
+        return [self._refined(act, target, images[0], notes), *images[1:]]
+
+    def _refined(
+        self, act: Act, target: RenderTarget, image: np.ndarray, notes: list[str] | None
+    ) -> np.ndarray:
+        """`image` fitted and refined by the act's refine model for the final render (unchanged otherwise)."""
+        name = act.generation.refine_model
+        if target.draft or name is None or act.generation.refine_strength <= 0:
+            return image
+        try:
+            model = self.model(name)
+        except StorybeatError as error:
+            _note(notes, f"keyframe not refined: {error}")
+            return image
+        key = cache_key("refined", self._own_keyframe_inputs(act, target))
 
         def write(folder: Path) -> None:
-            slate = placeholder_slate(act.prompt, act.effective_seed(), target.width, target.height)
-            cv2.imwrite(str(folder / "slate.png"), cv2.cvtColor(slate, cv2.COLOR_RGB2BGR))
+            from app.engine.backends.diffusion import refine_image
 
-        folder = self.cache.get_or_create(key, write)
-        image = cv2.imread(str(folder / "slate.png"), cv2.IMREAD_COLOR)
-        if image is None:
-            raise RenderError(f"cached slate {folder} is damaged; clear the cache folder")
-        return [cv2.cvtColor(image, cv2.COLOR_BGR2RGB)]
+            fitted = fit_image(image, target.width, target.height, act.fit)
+            refined = refine_image(
+                model,
+                fitted,
+                prompt=act.prompt,
+                negative_prompt=act.negative_prompt,
+                seed=act.effective_seed(),
+                strength=act.generation.refine_strength,
+                steps=act.generation.steps,
+                guidance=act.generation.guidance,
+            )
+            _write_png(folder / "keyframe.png", refined)
+
+        try:
+            return _read_png(self.cache.get_or_create(key, write) / "keyframe.png")
+        except Cancelled:
+            raise
+        except StorybeatError as error:
+            _note(notes, f"keyframe not refined: {error}")
+            return image
+
+    def _keyframe_size(self, target: RenderTarget) -> tuple[int, int]:
+        """Generated keyframes are made at the project size (drafts fit them down), so a draft shows the
+        picture the final render will animate; the target's size before any project is set."""
+        return self._size if all(self._size) else (target.width, target.height)
+
+    def _generated_keyframe(self, act: Act, target: RenderTarget, notes: list[str] | None) -> np.ndarray:
+        """A keyframe from the act's text-to-image model at the project size, or the placeholder slate."""
+        width, height = self._keyframe_size(target)
+        name = act.generation.keyframe_model
+        if name is not None:
+            try:
+                return self._text_to_image(act, self.model(name), target)
+            except Cancelled:
+                raise
+            except StorybeatError as error:
+                _note(notes, f"placeholder keyframe: model {name!r}: {error}")
+
+        def write(folder: Path) -> None:
+            _write_png(
+                folder / "slate.png", placeholder_slate(act.prompt, act.effective_seed(), width, height)
+            )
+
+        return _read_png(
+            self.cache.get_or_create(self._generated_keyframe_key(act, target), write) / "slate.png"
+        )
+
+    def _text_to_image(self, act: Act, model: ModelEntry, target: RenderTarget) -> np.ndarray:
+        width, height = self._keyframe_size(target)
+
+        def write(folder: Path) -> None:
+            from app.engine.backends.diffusion import text_to_image
+
+            image = text_to_image(
+                model,
+                prompt=act.prompt,
+                negative_prompt=act.negative_prompt,
+                seed=act.effective_seed(),
+                width=width,
+                height=height,
+                steps=act.generation.steps,
+                guidance=act.generation.guidance,
+            )
+            _write_png(folder / "keyframe.png", image)
+
+        return _read_png(
+            self.cache.get_or_create(self._generated_keyframe_key(act, target), write) / "keyframe.png"
+        )
 
     def grader(self, act: Act) -> Grader:
         lut = None
@@ -178,18 +397,45 @@ class ActPipeline:
         target: RenderTarget,
         backend_override: str | None = None,
         cancel: CancelToken | None = None,
+        progress: ProgressFn | None = None,
     ) -> Clip:
         """The act at `target`, graded: computed on demand (final) or through the draft proxy cache."""
         if target.draft:
-            return self.draft_clip(act, target, backend_override, cancel)
-        return self._compute_clip(act, target, backend_override, cancel)
+            return self.draft_clip(act, target, backend_override, cancel, progress)
+        notes: list[str] = []
+        clip = self._graded(act, self._motion_clip(act, target, backend_override, cancel, progress, notes))
+        if notes:
+            with self._lock:
+                self._fallbacks[self.act_key(act, target, backend_override)] = "; ".join(notes)
+        return clip
 
-    def _compute_clip(
-        self, act: Act, target: RenderTarget, backend_override: str | None, cancel: CancelToken | None
+    def _graded(self, act: Act, clip: Clip) -> Clip:
+        grader = self.grader(act)
+        return clip if grader.is_identity else GradedClip(clip, grader)
+
+    def _motion_clip(
+        self,
+        act: Act,
+        target: RenderTarget,
+        backend_override: str | None,
+        cancel: CancelToken | None,
+        progress: ProgressFn | None,
+        notes: list[str] | None,
     ) -> Clip:
-        backend = get_backend(self.backend_name(act, target, backend_override))
+        """The act's ungraded motion. A generative model's output is stored in the cache once (it is costly
+        and continuity reads its last frame); the built-in backend's frames are computed on demand."""
+        name = self.backend_name(act, target, backend_override)
+        backend, reason = self.resolve_backend(name)
+        if reason is not None:
+            _note(notes, f"rendered with the built-in motion backend: {reason}")
+        _, following = self._neighbours(act)
+        end_on = (
+            self._own_keyframes(following, target, notes)[0]
+            if act.generation.end_on_next and following is not None
+            else None
+        )
         request = MotionRequest(
-            keyframes=self.keyframes(act, target),
+            keyframes=self.keyframes(act, target, notes),
             fit=act.fit,
             motion=act.motion,
             length=act.duration_frames,
@@ -200,10 +446,38 @@ class ActPipeline:
             prompt=act.prompt,
             negative_prompt=act.negative_prompt,
             reactivity=self.reactivity(act),
+            last_keyframe=end_on,
+            steps=act.generation.steps,
+            guidance=act.generation.guidance,
         )
-        clip = backend.animate(request, cancel)
-        grader = self.grader(act)
-        return clip if grader.is_identity else GradedClip(clip, grader)
+        if backend.name == BUILTIN_BACKEND:
+            return backend.animate(request, cancel, progress)
+        key = cache_key("motion", self._motion_inputs(act, target, backend_override))
+        folder = self.cache.get(key)
+        if folder is None:
+            try:
+                generated = backend.animate(request, cancel, progress)
+            except Cancelled:
+                raise
+            except StorybeatError as error:
+                # Out of memory at every rung, a broken model folder, a failing pipeline: keep the act
+                # watchable and say why.
+                _note(notes, f"{name!r} failed, rendered with the built-in motion backend: {error}")
+                return get_backend(BUILTIN_BACKEND).animate(request, cancel, progress)
+            quality = DRAFT_JPEG_QUALITY if target.draft else FINAL_JPEG_QUALITY
+
+            def write(out: Path) -> None:
+                write_frames(
+                    out,
+                    generated,
+                    first=-DRAFT_HANDLE_FRAMES,
+                    count=act.duration_frames + 2 * DRAFT_HANDLE_FRAMES,
+                    on_frame=cancel.raise_if_cancelled if cancel else None,
+                    quality=quality,
+                )
+
+            folder = self.cache.put(key, write)
+        return StoredClip(folder, act.duration_frames)
 
     def draft_clip(
         self,
@@ -211,11 +485,22 @@ class ActPipeline:
         target: RenderTarget,
         backend_override: str | None = None,
         cancel: CancelToken | None = None,
+        progress: ProgressFn | None = None,
     ) -> StoredClip:
+        """The act's draft proxy from the cache, rendered first when missing. A draft made by the fallback
+        backend is stored under its own key and flagged (`fallback_reason`)."""
         key = self.act_key(act, target, backend_override)
         folder = self.cache.get(key)
+        if folder is None and self.fallback_reason(key) is not None:
+            folder = self.cache.get(_fallback_key(key))
         if folder is None:
-            source = self._compute_clip(act, target, backend_override, cancel)
+            notes: list[str] = []
+            source = self._graded(
+                act, self._motion_clip(act, target, backend_override, cancel, progress, notes)
+            )
+            if notes:
+                with self._lock:
+                    self._fallbacks[key] = "; ".join(notes)
 
             def write(out: Path) -> None:
                 write_frames(
@@ -226,7 +511,28 @@ class ActPipeline:
                     on_frame=cancel.raise_if_cancelled if cancel else None,
                 )
 
-            folder = self.cache.put(key, write)
+            folder = self.cache.put(_fallback_key(key) if notes else key, write)
             with self._lock:
                 self.renders += 1
         return StoredClip(folder, act.duration_frames)
+
+
+def _fallback_key(key: str) -> str:
+    return cache_key("fallback", {"act": key})
+
+
+def _note(notes: list[str] | None, text: str) -> None:
+    if notes is not None and text not in notes:
+        notes.append(text)
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise RenderError(f"could not write {path}")
+
+
+def _read_png(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise RenderError(f"cached image {path} is damaged; clear the cache folder")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from app.engine.cache import StageCache, cache_key
 from app.engine.cancel import CancelToken, ProgressFn, no_progress
 from app.engine.clip import LazyClip
 from app.engine.export import ExportFormat, ExportSettings, export_video, format_for_path
+from app.engine.models.catalog import Task, tasks_of
 from app.engine.pipeline import ActPipeline, RenderTarget
 from app.engine.recipe import project_recipe, recipe_json
 from app.engine.timeline import TimelineFrames
@@ -41,7 +43,15 @@ def check_renderable(project: Project, pipeline: ActPipeline, backend_override: 
         else {a.final_backend for a in project.acts} | {a.draft_backend for a in project.acts}
     )
     for name in sorted(names):
-        get_backend(name)
+        get_backend(name, pipeline.registry)
+    for act in project.acts:
+        models = (
+            ("keyframe", act.generation.keyframe_model if not act.references else None, Task.text_to_image),
+            ("refine", act.generation.refine_model, Task.image_to_image),
+        )
+        for role, model, task in models:
+            if model is not None and task not in tasks_of(pipeline.model(model).spec()):
+                raise InputError(f"act {act.name!r}: {role} model {model!r} cannot make {task.value} images")
 
 
 def decoded_pcm(clip: AudioClip, pipeline: ActPipeline) -> PcmFile:
@@ -88,11 +98,14 @@ def render_project(
     cache: StageCache | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Path:
     """Render `project` (whose media paths are relative to `project_dir`) to `out`; returns the path written.
 
     Draft renders use the preview size and the draft proxy cache; final renders use the project size.
     Raises InputError for anything wrong with the project or the output path before rendering starts.
+    `warn` hears, after the export, of every act a generative model could not render (the built-in motion
+    backend stood in).
     """
     export_format = format_for_path(out, fmt)
     pipeline = ActPipeline(project_dir, cache or StageCache())
@@ -116,7 +129,7 @@ def render_project(
     timeline = TimelineFrames(project.acts, clips)
     mixer = audio_mixer(project, pipeline)
     recipe = recipe_json(project_recipe(project, pipeline.media, draft, backend))
-    return export_video(
+    written = export_video(
         out,
         iter(timeline),
         timeline.length,
@@ -126,6 +139,11 @@ def render_project(
         progress=progress,
         cancel=cancel,
     )
+    for act in project.acts:
+        reason = pipeline.fallback_reason(pipeline.act_key(act, target, backend))
+        if reason is not None and warn is not None:
+            warn(f"act {act.name!r}: {reason}")
+    return written
 
 
 __all__ = ["ExportFormat", "check_renderable", "render_project"]

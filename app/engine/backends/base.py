@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from app.engine.cancel import CancelToken
+from app.engine.cancel import CancelToken, ProgressFn
 from app.engine.clip import Clip
 from app.model import FitMode, MotionSettings
 
@@ -29,6 +29,10 @@ class MotionRequest:
     prompt: str = ""
     negative_prompt: str = ""
     reactivity: np.ndarray | None = None  # onset envelope (0..1) per body frame, for audio-reactive motion
+    # Where the act should end up (the next act's keyframe) for first-and-last-frame generation, else None.
+    last_keyframe: np.ndarray | None = None
+    steps: int | None = None  # denoising steps for generative backends (None: the model's default)
+    guidance: float | None = None  # classifier-free guidance for generative backends (None: model default)
 
 
 class MotionBackend(Protocol):
@@ -37,6 +41,11 @@ class MotionBackend(Protocol):
     #: Changes whenever the backend's output for the same request changes (part of every cache key).
     revision: str
 
-    def animate(self, request: MotionRequest, cancel: CancelToken | None = None) -> Clip:
-        """A clip of `request.length` frames at `request.fps` and the requested size."""
+    def animate(
+        self, request: MotionRequest, cancel: CancelToken | None = None, progress: ProgressFn | None = None
+    ) -> Clip:
+        """A clip of `request.length` frames at `request.fps` and the requested size.
+
+        Generative backends do their work here (reporting `progress` per denoising step and stopping at
+        `cancel`); the built-in backend returns a clip that computes frames on demand."""
         ...

@@ -59,6 +59,7 @@ class PipelineSpec:
     frames: FrameRule
     size_multiple: int
     native_fps: Fraction  # the rate the model's frames are meant to play at (1 for still images)
+    native_pixels: int  # the frame area it was trained at: generating larger costs memory and coherence
     default_steps: int
     default_guidance: float
     uses_prompt: bool
@@ -70,52 +71,80 @@ class PipelineSpec:
 
 _STILL = FrameRule(1, 0, 1, 1)
 
+
+def _video(class_name: str, family: Family, **capabilities: object) -> PipelineSpec:
+    return PipelineSpec(class_name, family, Task.image_to_video, **capabilities)  # type: ignore[arg-type]
+
+
+def _still(class_name: str, family: Family, task: Task, **capabilities: object) -> PipelineSpec:
+    return PipelineSpec(
+        class_name,
+        family,
+        task,
+        frames=_STILL,
+        native_fps=Fraction(1),
+        **capabilities,  # type: ignore[arg-type]
+    )
+
+
+_SD = {"size_multiple": 8, "native_pixels": 512 * 512, "default_steps": 30, "default_guidance": 7.5}
+_SDXL = {"size_multiple": 8, "native_pixels": 1024 * 1024, "default_steps": 30, "default_guidance": 6.0}
+_FLUX = {"size_multiple": 16, "native_pixels": 1024 * 1024, "default_steps": 28, "default_guidance": 3.5}
+_LTX = {
+    "frames": FrameRule(8, 1, 9, 257),
+    "size_multiple": 32,
+    "native_fps": Fraction(24),
+    "native_pixels": 768 * 512,
+    "default_steps": 40,
+    "default_guidance": 3.0,
+    "uses_prompt": True,
+    "negative_prompt": True,
+}
+
 PIPELINES: dict[str, PipelineSpec] = {
     spec.class_name: spec
     for spec in (
-        PipelineSpec(
-            "StableVideoDiffusionPipeline", Family.svd, Task.image_to_video, FrameRule(1, 0, 2, 25), 64,
-            Fraction(7), 25, 3.0, uses_prompt=False, negative_prompt=False,
+        _video(
+            "StableVideoDiffusionPipeline", Family.svd, frames=FrameRule(1, 0, 2, 25), size_multiple=64,
+            native_fps=Fraction(7), native_pixels=1024 * 576, default_steps=25, default_guidance=3.0,
+            uses_prompt=False, negative_prompt=False,
         ),
-        PipelineSpec(
-            "LTXImageToVideoPipeline", Family.ltx, Task.image_to_video, FrameRule(8, 1, 9, 257), 32,
-            Fraction(24), 40, 3.0, uses_prompt=True, negative_prompt=True,
+        _video("LTXImageToVideoPipeline", Family.ltx, **_LTX),
+        _video("LTXConditionPipeline", Family.ltx_condition, first_last_frame=True, **_LTX),
+        _video(
+            "CogVideoXImageToVideoPipeline", Family.cogvideox, frames=FrameRule(8, 1, 9, 81),
+            size_multiple=16,
+            native_fps=Fraction(8), native_pixels=720 * 480, default_steps=50, default_guidance=6.0,
+            uses_prompt=True, negative_prompt=True,
         ),
-        PipelineSpec(
-            "LTXConditionPipeline", Family.ltx_condition, Task.image_to_video, FrameRule(8, 1, 9, 257), 32,
-            Fraction(24), 40, 3.0, uses_prompt=True, negative_prompt=True, first_last_frame=True,
+        _video(
+            "WanImageToVideoPipeline", Family.wan, frames=FrameRule(4, 1, 5, 129), size_multiple=16,
+            native_fps=Fraction(16), native_pixels=832 * 480, default_steps=40, default_guidance=5.0,
+            uses_prompt=True, negative_prompt=True, first_last_frame=True,
         ),
-        PipelineSpec(
-            "CogVideoXImageToVideoPipeline", Family.cogvideox, Task.image_to_video, FrameRule(8, 1, 9, 81),
-            16, Fraction(8), 50, 6.0, uses_prompt=True, negative_prompt=True,
+        _still(
+            "StableDiffusionPipeline", Family.stable_diffusion, Task.text_to_image, uses_prompt=True,
+            negative_prompt=True, img2img_class="StableDiffusionImg2ImgPipeline", **_SD,
         ),
-        PipelineSpec(
-            "WanImageToVideoPipeline", Family.wan, Task.image_to_video, FrameRule(4, 1, 5, 129), 16,
-            Fraction(16), 40, 5.0, uses_prompt=True, negative_prompt=True, first_last_frame=True,
+        _still(
+            "StableDiffusionXLPipeline", Family.sdxl, Task.text_to_image, uses_prompt=True,
+            negative_prompt=True, img2img_class="StableDiffusionXLImg2ImgPipeline", **_SDXL,
         ),
-        PipelineSpec(
-            "StableDiffusionPipeline", Family.stable_diffusion, Task.text_to_image, _STILL, 8, Fraction(1),
-            30, 7.5, uses_prompt=True, negative_prompt=True, img2img_class="StableDiffusionImg2ImgPipeline",
+        _still(
+            "FluxPipeline", Family.flux, Task.text_to_image, uses_prompt=True, negative_prompt=False,
+            img2img_class="FluxImg2ImgPipeline", **_FLUX,
         ),
-        PipelineSpec(
-            "StableDiffusionXLPipeline", Family.sdxl, Task.text_to_image, _STILL, 8, Fraction(1), 30, 6.0,
-            uses_prompt=True, negative_prompt=True, img2img_class="StableDiffusionXLImg2ImgPipeline",
+        _still(
+            "StableDiffusionImg2ImgPipeline", Family.stable_diffusion, Task.image_to_image, uses_prompt=True,
+            negative_prompt=True, **_SD,
         ),
-        PipelineSpec(
-            "FluxPipeline", Family.flux, Task.text_to_image, _STILL, 16, Fraction(1), 28, 3.5,
-            uses_prompt=True, negative_prompt=False, img2img_class="FluxImg2ImgPipeline",
+        _still(
+            "StableDiffusionXLImg2ImgPipeline", Family.sdxl, Task.image_to_image, uses_prompt=True,
+            negative_prompt=True, **_SDXL,
         ),
-        PipelineSpec(
-            "StableDiffusionImg2ImgPipeline", Family.stable_diffusion, Task.image_to_image, _STILL, 8,
-            Fraction(1), 30, 7.5, uses_prompt=True, negative_prompt=True,
-        ),
-        PipelineSpec(
-            "StableDiffusionXLImg2ImgPipeline", Family.sdxl, Task.image_to_image, _STILL, 8, Fraction(1), 30,
-            6.0, uses_prompt=True, negative_prompt=True,
-        ),
-        PipelineSpec(
-            "FluxImg2ImgPipeline", Family.flux, Task.image_to_image, _STILL, 16, Fraction(1), 28, 3.5,
-            uses_prompt=True, negative_prompt=False,
+        _still(
+            "FluxImg2ImgPipeline", Family.flux, Task.image_to_image, uses_prompt=True, negative_prompt=False,
+            **_FLUX,
         ),
     )
 }  # fmt: skip
@@ -141,3 +170,10 @@ def nearest_size(width: int, height: int, multiple: int) -> tuple[int, int]:
         max(multiple, round(width / multiple) * multiple),
         max(multiple, round(height / multiple) * multiple),
     )
+
+
+def generation_size(spec: PipelineSpec, width: int, height: int, scale: float = 1.0) -> tuple[int, int]:
+    """The size to generate a `width`×`height` frame at: the target's aspect, no larger than the target or
+    the model's trained area (larger frames are upscaled afterwards), times `scale`, on the size multiple."""
+    shrink = min(1.0, (spec.native_pixels / (width * height)) ** 0.5) * scale
+    return nearest_size(round(width * shrink), round(height * shrink), spec.size_multiple)

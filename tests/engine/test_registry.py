@@ -1,0 +1,448 @@
+"""The model registry: folder validation (every refusal), the registry file, pulling, and a real load."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import huggingface_hub
+import pytest
+import torch
+from diffusers import StableDiffusionImg2ImgPipeline, StableVideoDiffusionPipeline
+from safetensors.torch import save_file
+
+from app.engine.models.loader import load_pipeline
+from app.engine.models.registry import ModelEntry, ModelRegistry, validate_model_folder
+from app.errors import InputError, StorybeatError
+from tests.engine.tiny_models import save_tiny_sd, save_tiny_svd
+
+_FAKE_INDEX: dict[str, Any] = {
+    "_class_name": "StableDiffusionPipeline",
+    "_diffusers_version": "0.42.1",
+    "requires_safety_checker": False,
+    "safety_checker": [None, None],
+    "unet": ["diffusers", "UNet2DConditionModel"],
+    "vae": ["diffusers", "AutoencoderKL"],
+    "scheduler": ["diffusers", "PNDMScheduler"],
+    "text_encoder": ["transformers", "CLIPTextModel"],
+    "tokenizer": ["transformers", "CLIPTokenizer"],
+}
+
+
+def write_fake_model(folder: Path) -> Path:
+    """A folder that passes validation without being loadable: real layout, configs and safetensors files
+    (one small tensor each), but not the weights a UNet or VAE needs."""
+    folder.mkdir(parents=True)
+    (folder / "model_index.json").write_text(json.dumps(_FAKE_INDEX))
+    for component, weights in (
+        ("unet", "diffusion_pytorch_model"),
+        ("vae", "diffusion_pytorch_model"),
+        ("text_encoder", "model"),
+    ):
+        (folder / component).mkdir()
+        (folder / component / "config.json").write_text(json.dumps({"_class_name": component}))
+        save_file(
+            {"weight": torch.arange(4, dtype=torch.float32)}, folder / component / f"{weights}.safetensors"
+        )
+    (folder / "scheduler").mkdir()
+    (folder / "scheduler" / "scheduler_config.json").write_text('{"_class_name": "PNDMScheduler"}')
+    (folder / "tokenizer").mkdir()
+    (folder / "tokenizer" / "tokenizer_config.json").write_text("{}")
+    (folder / "tokenizer" / "merges.txt").write_text("#version: 0.2\n")
+    return folder
+
+
+def _set_component(folder: Path, component: str, value: object) -> None:
+    index = json.loads((folder / "model_index.json").read_text())
+    index[component] = value
+    (folder / "model_index.json").write_text(json.dumps(index))
+
+
+@pytest.fixture
+def fake_model(tmp_path: Path) -> Path:
+    return write_fake_model(tmp_path / "fake-sd")
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> ModelRegistry:
+    return ModelRegistry(tmp_path / "config" / "models.json", models_dir=tmp_path / "pulled")
+
+
+@pytest.fixture(scope="module")
+def tiny_svd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_svd(tmp_path_factory.mktemp("svd") / "tiny-svd")
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def test_a_complete_folder_is_accepted_with_its_pipeline_and_a_revision(fake_model: Path) -> None:
+    pipeline, revision = validate_model_folder(fake_model)
+    assert pipeline == "StableDiffusionPipeline"
+    assert len(revision) == 64 and int(revision, 16) >= 0
+
+
+def _remove_vae(folder: Path) -> None:
+    shutil.rmtree(folder / "vae")
+
+
+def _pickle_only_unet(folder: Path) -> None:
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    (folder / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+
+
+def _link_out(folder: Path) -> None:
+    outside = folder.parent / "elsewhere.safetensors"
+    shutil.copy(folder / "vae" / "diffusion_pytorch_model.safetensors", outside)
+    (folder / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    os.symlink(outside, folder / "vae" / "diffusion_pytorch_model.safetensors")
+
+
+REFUSALS: dict[str, tuple[Callable[[Path], object], str]] = {
+    "no model_index.json": (lambda f: (f / "model_index.json").unlink(), "no model_index.json"),
+    "broken model_index.json": (lambda f: (f / "model_index.json").write_text("{oops"), "not valid JSON"),
+    "class outside the allow-list": (
+        lambda f: _set_component(f, "_class_name", "StableDiffusionControlNetPipeline"),
+        "'StableDiffusionControlNetPipeline' is not supported (allowed: ",
+    ),
+    "component folder missing": (
+        _remove_vae,
+        "component 'vae' is listed in model_index.json but has no folder",
+    ),
+    "component without config": (lambda f: (f / "unet" / "config.json").unlink(), "no config file"),
+    "broken component config": (lambda f: (f / "unet" / "config.json").write_text("["), "not valid JSON"),
+    "library outside diffusers/transformers": (
+        lambda f: _set_component(f, "unet", ["my_package", "UNet2DConditionModel"]),
+        "only diffusers and transformers classes are loaded",
+    ),
+    "class missing from its library": (
+        lambda f: _set_component(f, "vae", ["diffusers", "TotallyRealAutoencoder"]),
+        "diffusers has no class 'TotallyRealAutoencoder'",
+    ),
+    "pickle weights only": (_pickle_only_unet, "safetensors weights required"),
+    "a Python file": (
+        lambda f: (f / "scheduler" / "helpers.py").write_text("import os"),
+        "contains code (scheduler/helpers.py)",
+    ),
+    "a link out of the folder": (_link_out, "outside the model folder"),
+}
+
+
+@pytest.mark.parametrize("problem", sorted(REFUSALS))
+def test_each_unsafe_or_broken_folder_is_refused_with_one_line(fake_model: Path, problem: str) -> None:
+    damage, expected = REFUSALS[problem]
+    damage(fake_model)
+    with pytest.raises(InputError) as refused:
+        validate_model_folder(fake_model)
+    message = str(refused.value)
+    assert expected in message
+    assert str(fake_model) in message and "\n" not in message
+
+
+def test_the_allow_list_is_named_when_the_class_is_refused(fake_model: Path) -> None:
+    _set_component(fake_model, "_class_name", "DiffusionPipeline")
+    with pytest.raises(InputError, match="StableVideoDiffusionPipeline"):
+        validate_model_folder(fake_model)
+
+
+def test_a_missing_path_or_a_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="model folder does not exist"):
+        validate_model_folder(tmp_path / "nowhere")
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(InputError, match="not a folder"):
+        validate_model_folder(tmp_path / "model.safetensors")
+
+
+def test_links_inside_the_folder_and_pickles_beside_safetensors_are_accepted(fake_model: Path) -> None:
+    (fake_model / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+    os.symlink(fake_model / "unet" / "config.json", fake_model / "unet" / "alias.json")
+    assert validate_model_folder(fake_model)[0] == "StableDiffusionPipeline"
+
+
+def test_revision_follows_configs_and_weight_sizes_not_weight_bytes(fake_model: Path) -> None:
+    _, first = validate_model_folder(fake_model)
+    assert validate_model_folder(fake_model)[1] == first
+    # Hub download bookkeeping does not change what is loaded.
+    (fake_model / ".cache").mkdir()
+    (fake_model / ".cache" / "unet.metadata").write_text("etag")
+    assert validate_model_folder(fake_model)[1] == first
+
+    weights = fake_model / "unet" / "diffusion_pytorch_model.safetensors"
+    save_file({"weight": torch.arange(4, dtype=torch.float32) + 1}, weights)  # same size, other values
+    assert validate_model_folder(fake_model)[1] == first
+    save_file({"weight": torch.arange(8, dtype=torch.float32)}, weights)
+    resized = validate_model_folder(fake_model)[1]
+    assert resized != first
+
+    (fake_model / "scheduler" / "scheduler_config.json").write_text(
+        '{"_class_name": "PNDMScheduler", "x": 1}'
+    )
+    assert validate_model_folder(fake_model)[1] not in (first, resized)
+
+
+# -- the registry file -----------------------------------------------------------------------
+
+
+def test_add_find_get_remove_round_trip_survives_a_new_registry(
+    registry: ModelRegistry, fake_model: Path
+) -> None:
+    added = registry.add("sd-fake", fake_model)
+    assert added == ModelEntry("sd-fake", fake_model.resolve(), "StableDiffusionPipeline", added.revision)
+    reopened = ModelRegistry(registry.file)
+    assert reopened.entries() == [added]
+    assert reopened.find("sd-fake") == added and reopened.find("other") is None
+    assert reopened.get("sd-fake") == added
+    assert reopened.remove("sd-fake") == added
+    assert ModelRegistry(registry.file).entries() == []
+    assert fake_model.is_dir()  # forgetting a model never deletes its files
+
+
+def test_the_registry_lives_in_the_config_dir_and_is_replaced_atomically(
+    tmp_path: Path, fake_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORYBEAT_CONFIG_DIR", str(tmp_path / "conf"))
+    registry = ModelRegistry()
+    registry.add("one", fake_model)
+    registry.add("two", fake_model)
+    assert registry.file == tmp_path / "conf" / "models.json"
+    assert [m["name"] for m in json.loads(registry.file.read_text())["models"]] == ["one", "two"]
+    assert sorted(p.name for p in registry.file.parent.iterdir()) == ["models.json"]  # no temp file left
+
+
+@pytest.mark.parametrize("name", ["motion", "Upper", "-dash", "a" * 65, "a/b", "", "sp ace"])
+def test_invalid_and_reserved_names_are_refused(registry: ModelRegistry, fake_model: Path, name: str) -> None:
+    with pytest.raises(InputError, match="reserved" if name == "motion" else "not valid"):
+        registry.add(name, fake_model)
+    assert registry.entries() == []
+
+
+def test_duplicates_and_unknown_names_are_refused(registry: ModelRegistry, fake_model: Path) -> None:
+    registry.add("sd", fake_model)
+    with pytest.raises(InputError, match="already registered"):
+        registry.add("sd", fake_model)
+    with pytest.raises(InputError, match=r"no model named 'nope' \(registered: sd\)"):
+        registry.remove("nope")
+    with pytest.raises(InputError, match="no model named 'nope'"):
+        registry.get("nope")
+
+
+def test_a_refused_folder_is_not_registered(registry: ModelRegistry, fake_model: Path) -> None:
+    (fake_model / "pipeline.py").write_text("print('hi')")
+    with pytest.raises(InputError, match="contains code"):
+        registry.add("sd", fake_model)
+    assert registry.entries() == [] and not registry.file.exists()
+
+
+def test_get_revalidates_the_folder(registry: ModelRegistry, fake_model: Path) -> None:
+    added = registry.add("sd", fake_model)
+    (fake_model / "unet" / "config.json").write_text('{"_class_name": "unet", "layers": 2}')
+    assert registry.get("sd").revision != added.revision
+    shutil.rmtree(fake_model / "unet")
+    with pytest.raises(InputError, match=r"model 'sd': .*component 'unet'"):
+        registry.get("sd")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"models": {}}',
+        '{"format": 1, "models": [{"name": "x"}]}',
+        '{"format": 9, "models": []}',
+    ],
+)
+def test_a_damaged_registry_is_reported_and_never_overwritten(
+    registry: ModelRegistry, fake_model: Path, content: str
+) -> None:
+    registry.file.parent.mkdir(parents=True)
+    registry.file.write_text(content)
+    for action in (registry.entries, lambda: registry.add("sd", fake_model), lambda: registry.remove("x")):
+        with pytest.raises(InputError) as refused:
+            action()
+        assert str(registry.file) in str(refused.value) and "damaged" in str(refused.value)
+    assert registry.file.read_text() == content
+
+
+# -- pulling ---------------------------------------------------------------------------------
+
+
+def test_pull_offline_says_so_and_leaves_nothing_behind(
+    registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads the variable when it is imported, which happened before this test.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(StorybeatError) as failed:
+        registry.pull("someone/tiny-model")
+    assert not isinstance(failed.value, InputError)  # a failure (exit 1), not bad input
+    message = str(failed.value)
+    assert message.startswith("could not reach the Hugging Face Hub to pull someone/tiny-model: ")
+    assert "models add" in message and "\n" not in message
+    assert registry.entries() == [] and not (registry.models_dir / "tiny-model").exists()
+
+
+class FakeHub:
+    """Serves a local folder the way huggingface_hub serves a repository (model_info, file downloads, a
+    filtered snapshot with byte progress), and can fail part-way through the snapshot."""
+
+    def __init__(self, source: Path, fail_after_files: int | None = None) -> None:
+        self.source = source
+        self.fail_after_files = fail_after_files
+        self.progress: list[tuple[int, int]] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(huggingface_hub.HfApi, "model_info", self.model_info)
+        monkeypatch.setattr(huggingface_hub, "hf_hub_download", self.hf_hub_download)
+        monkeypatch.setattr(huggingface_hub, "snapshot_download", self.snapshot_download)
+
+    def files(self) -> list[str]:
+        return sorted(p.relative_to(self.source).as_posix() for p in self.source.rglob("*") if p.is_file())
+
+    def model_info(self, repo_id: str) -> SimpleNamespace:
+        return SimpleNamespace(sha="0" * 40, siblings=[SimpleNamespace(rfilename=f) for f in self.files()])
+
+    def hf_hub_download(self, repo_id: str, filename: str, *, revision: str, local_dir: Path) -> str:
+        target = Path(local_dir) / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.source / filename, target)
+        return str(target)
+
+    def snapshot_download(
+        self, repo_id: str, *, revision: str, local_dir: Path, allow_patterns: list[str], tqdm_class: Any
+    ) -> str:
+        wanted = [f for f in self.files() if any(fnmatch.fnmatch(f, p) for p in allow_patterns)]
+        files_bar = tqdm_class(total=len(wanted), desc=f"Fetching {len(wanted)} files")
+        bytes_bar = tqdm_class(total=sum((self.source / f).stat().st_size for f in wanted), unit="B")
+        for count, name in enumerate(wanted):
+            if count == self.fail_after_files:
+                raise ConnectionError("connection reset by peer")
+            self.hf_hub_download(repo_id, name, revision=revision, local_dir=local_dir)
+            bytes_bar.update((self.source / name).stat().st_size)
+            files_bar.update(1)
+        return str(local_dir)
+
+
+@pytest.fixture
+def hub_repo(tmp_path: Path) -> Path:
+    """A tiny SD repository with what a real one also carries: pickle and fp16 copies, code, a checkpoint."""
+    repo = save_tiny_sd(tmp_path / "repo")
+    (repo / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+    shutil.copy(
+        repo / "unet" / "diffusion_pytorch_model.safetensors",
+        repo / "unet" / "diffusion_pytorch_model.fp16.safetensors",
+    )
+    (repo / "scheduler" / "custom_scheduler.py").write_text("import os")
+    (repo / "v1-5-pruned.safetensors").write_bytes(b"0" * 64)
+    return repo
+
+
+def test_pull_fetches_only_safe_default_files_then_registers(
+    registry: ModelRegistry, hub_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = FakeHub(hub_repo)
+    hub.install(monkeypatch)
+    entry = registry.pull("someone/Tiny_SD", progress=lambda done, total: hub.progress.append((done, total)))
+    folder = registry.models_dir / "tiny_sd"
+    assert entry == registry.get("tiny_sd") and entry.path == folder.resolve()
+    pulled = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert "unet/diffusion_pytorch_model.safetensors" in pulled and "tokenizer/tokenizer.json" in pulled
+    assert not {n for n in pulled if n.endswith((".bin", ".py", ".fp16.safetensors"))}
+    assert "v1-5-pruned.safetensors" not in pulled
+    total = hub.progress[-1][1]
+    assert hub.progress[-1] == (total, total) and total > 100_000  # bytes, not files
+    assert [done for done, _ in hub.progress] == sorted(done for done, _ in hub.progress)
+
+
+def test_a_pull_that_fails_midway_removes_its_folder(
+    registry: ModelRegistry, hub_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeHub(hub_repo, fail_after_files=3).install(monkeypatch)
+    with pytest.raises(StorybeatError, match=r"could not reach the Hugging Face Hub.*connection reset"):
+        registry.pull("someone/tiny-sd")
+    assert not (registry.models_dir / "tiny-sd").exists() and registry.entries() == []
+
+
+def test_a_pulled_model_that_fails_validation_is_removed(
+    registry: ModelRegistry, hub_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _set_component(hub_repo, "_class_name", "StableDiffusionControlNetPipeline")
+    FakeHub(hub_repo).install(monkeypatch)
+    with pytest.raises(InputError, match="not supported"):
+        registry.pull("someone/tiny-sd", name="controlnet")
+    assert not (registry.models_dir / "controlnet").exists() and registry.entries() == []
+
+
+def test_pull_refuses_bad_ids_and_taken_names_before_any_download(
+    registry: ModelRegistry, fake_model: Path
+) -> None:
+    with pytest.raises(InputError, match="not a Hugging Face repository id"):
+        registry.pull("../etc/passwd")
+    with pytest.raises(InputError, match="not a Hugging Face repository id"):
+        registry.pull("a/b/c", name="fine")
+    registry.add("taken", fake_model)
+    with pytest.raises(InputError, match="already registered"):
+        registry.pull("someone/taken")
+    with pytest.raises(InputError, match="reserved"):
+        registry.pull("someone/x", name="motion")
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def test_a_registered_tiny_svd_loads_as_its_pipeline(
+    registry: ModelRegistry, tiny_svd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIFFUSERS_DISABLE_REMOTE_CODE", raising=False)
+    entry = registry.get(registry.add("tiny-svd", tiny_svd).name)
+    assert entry.spec().class_name == "StableVideoDiffusionPipeline"
+    pipe = load_pipeline(entry, "StableVideoDiffusionPipeline", "cpu", torch.float32)
+    assert pipe.unet.dtype == torch.float32 and pipe.device.type == "cpu"
+    assert isinstance(pipe, StableVideoDiffusionPipeline)
+    with pytest.raises(
+        InputError, match=r"cannot be loaded as FluxPipeline \(it can be: StableVideoDiffusionPipeline\)"
+    ):
+        load_pipeline(entry, "FluxPipeline", "cpu", torch.float32)
+    assert os.environ["DIFFUSERS_DISABLE_REMOTE_CODE"] == "1"
+
+
+def test_loading_never_falls_back_to_pickle_weights(tiny_svd: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    folder = shutil.copytree(tiny_svd, tmp_path / "pickled")
+    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    torch.save(load_file(weights), folder / "unet" / "diffusion_pytorch_model.bin")
+    weights.unlink()
+    # Built directly: the registry would refuse this folder before it got here.
+    entry = ModelEntry("pickled", folder, "StableVideoDiffusionPipeline", "0")
+    with pytest.raises(InputError, match=r"model 'pickled' .* could not be loaded"):
+        load_pipeline(entry, "StableVideoDiffusionPipeline", "cpu", torch.float32)
+
+
+def test_a_text_to_image_model_also_loads_as_its_img2img_class(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    entry = registry.add("tiny-sd", save_tiny_sd(tmp_path / "sd"))
+    pipe = load_pipeline(entry, "StableDiffusionImg2ImgPipeline", "cpu", torch.float32)
+    assert isinstance(pipe, StableDiffusionImg2ImgPipeline)
+
+
+def test_corrupt_weights_fail_with_one_line_naming_model_and_folder(
+    registry: ModelRegistry, tiny_svd: Path, tmp_path: Path
+) -> None:
+    broken = shutil.copytree(tiny_svd, tmp_path / "broken-svd")
+    weights = broken / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:4096])
+    entry = registry.add("broken", broken)
+    with pytest.raises(InputError) as failed:
+        load_pipeline(entry, "StableVideoDiffusionPipeline", "cpu", torch.float32)
+    message = str(failed.value)
+    assert message.startswith(
+        f"model 'broken' ({broken}) could not be loaded as StableVideoDiffusionPipeline: "
+    )
+    assert "\n" not in message
