@@ -32,7 +32,7 @@ from app.engine.models.pool import ModelPool
 from app.engine.models.registry import ModelRegistry
 from app.model import MotionSettings
 
-DEMO_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "demo" / "01-coast.jpg"
+DEMO_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "demo" / "01_astronaut.jpg"
 
 
 def _tiny_registry(root: Path) -> tuple[ModelRegistry, list[str]]:
@@ -86,7 +86,7 @@ def bench_model(
         prompt="waves rolling onto a rocky coast",
         steps=steps,
     )
-    device = pool.plan().device
+    device = pool.plan.device
     backend.animate(request)  # warm-up: loads the model into the pool, compiles kernels
     engine, direct, peaks = [], [], []
     frames, _ = model_frame_count(backend.spec, request.length, fps)

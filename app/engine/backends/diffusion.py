@@ -12,9 +12,12 @@ A CPU generator seeded with the act's seed makes the frames reproducible on the 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -168,6 +171,33 @@ def model_frame_count(spec: PipelineSpec, length: int, fps: Fraction) -> tuple[i
     return count, count >= needed
 
 
+@dataclass(frozen=True)
+class FolderTraits:
+    """What a model folder's own config decides beyond its pipeline class."""
+
+    first_last_frame: bool  # can be pinned to a last frame
+    needs_last_frame: bool  # must be (Wan FLF2V checkpoints take `last_image` on every call)
+    fixed_size: tuple[int, int] | None  # runs only at this size (learned positional embeddings)
+
+
+def folder_traits(folder: Path, spec: PipelineSpec) -> FolderTraits:
+    """Read the traits from the denoiser's config (`transformer/config.json`)."""
+    try:
+        config = json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    if spec.family is Family.wan:
+        # Wan's first-and-last-frame checkpoints add positional embeddings for the second image; plain
+        # image-to-video checkpoints fail when given a last image.
+        flf = config.get("pos_embed_seq_len") is not None
+        return FolderTraits(first_last_frame=flf, needs_last_frame=flf, fixed_size=None)
+    if spec.family is Family.cogvideox and config.get("use_learned_positional_embeddings"):
+        # CogVideoX 1.0 learned its positional embeddings at one size (720×480) and refuses any other.
+        size = (int(config["sample_width"]) * 8, int(config["sample_height"]) * 8)
+        return FolderTraits(first_last_frame=False, needs_last_frame=False, fixed_size=size)
+    return FolderTraits(spec.first_last_frame, needs_last_frame=False, fixed_size=None)
+
+
 class DiffusionBackend:
     """A registered image-to-video model as a motion backend."""
 
@@ -181,6 +211,7 @@ class DiffusionBackend:
             )
         self.name = entry.name
         self.revision = f"{entry.revision[:16]}.{ADAPTER_REVISION}"
+        self.traits = folder_traits(entry.path, self.spec)
         self._pool = pool
 
     def animate(
@@ -205,8 +236,9 @@ class DiffusionBackend:
         """The pipeline call arguments for `request` (without output type and callback)."""
         spec = self.spec
         scale = _LOW_RESOLUTION_SCALE if policy >= MemoryPolicy.lower_resolution else 1.0
-        width, height = generation_size(spec, request.width, request.height, scale)
-        first = _pil(fit_image(request.keyframes[0], width, height, request.fit))
+        width, height = self.traits.fixed_size or generation_size(spec, request.width, request.height, scale)
+        first_image = fit_image(request.keyframes[0], width, height, request.fit)
+        first = _pil(first_image)
         steps = request.steps or spec.default_steps
         guidance = spec.default_guidance if request.guidance is None else request.guidance
         common: dict[str, Any] = {
@@ -232,11 +264,11 @@ class DiffusionBackend:
             negative_prompt=request.negative_prompt or None,
             guidance_scale=guidance,
         )
-        last = (
-            _pil(fit_image(request.last_keyframe, width, height, FitMode.cover))
-            if request.last_keyframe is not None and spec.first_last_frame
-            else None
-        )
+        last = None
+        if request.last_keyframe is not None and self.traits.first_last_frame:
+            last = _pil(fit_image(request.last_keyframe, width, height, FitMode.cover))
+        elif self.traits.needs_last_frame:
+            last = _pil(first_image)  # no end given: the shot returns to where it started
         if spec.family is Family.ltx:
             return {**common, "image": first, "frame_rate": int(spec.native_fps)}
         if spec.family is Family.ltx_condition:
