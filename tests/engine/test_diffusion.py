@@ -59,7 +59,9 @@ def registry(tiny_models: dict[str, Path]) -> ModelRegistry:
 @pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
     for photo in sorted(DEMO.glob("0*.jpg"))[:2]:
-        cv2.imwrite(str(tmp_path / photo.name), cv2.resize(cv2.imread(str(photo)), (160, 120)))
+        image = cv2.imread(str(photo))
+        assert image is not None
+        cv2.imwrite(str(tmp_path / photo.name), cv2.resize(image, (160, 120)))
     return tmp_path
 
 
