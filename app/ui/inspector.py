@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.backends import backend_names
+from app.engine.backends import backend_names, model_names
+from app.engine.models.catalog import Task
 from app.model.act import MAX_SEED, Act, CameraMove, Easing, FitMode, TransitionKind
 from app.model.commands import Changes, SetActField
 from app.model.media import MediaRef
@@ -52,6 +53,7 @@ from app.ui.inspector_fields import (
 if TYPE_CHECKING:
     from app.engine.worker import ActStatus, DraftService
 
+_NO_MODEL = ""  # combo data for "no model" (the placeholder slate / no refinement)
 _STATE_WORDS = {"queued": "queued", "rendering": "rendering", "ready": "up to date", "failed": "failed"}
 
 
@@ -217,11 +219,50 @@ class InspectorPanel(QWidget):
         )
         form.addRow("Draft", self.draft_backend)
         form.addRow("Final", self.final_backend)
+        self._build_generation(form)
 
         self.notes = TextEdit()
         self.notes.editing_finished.connect(lambda: self._commit_text(self.notes, "notes", "Edit notes"))
         form.addRow(section_label("Notes"))
         form.addRow(self.notes)
+
+    def _build_generation(self, form: QFormLayout) -> None:
+        """Settings of the generative models (registered with `storybeat models add`)."""
+        self.steps = NumberBox(200)
+        self.steps.setToolTip("Denoising steps of generative models; 0 uses the model's default")
+        self.steps.editingFinished.connect(self._on_steps_editing_finished)
+        form.addRow("Steps", self.steps)
+        self.keyframe_model = self._combo(
+            [_NO_MODEL, *model_names(Task.text_to_image)],
+            lambda value: self._set_setting("generation", "keyframe_model", value or None),
+        )
+        self.keyframe_model.setItemText(0, "Placeholder slate")
+        self.keyframe_model.setToolTip(
+            "A text-to-image model makes the keyframe of an act without references"
+        )
+        form.addRow("Keyframe model", self.keyframe_model)
+        self.refine_model = self._combo(
+            [_NO_MODEL, *model_names(Task.image_to_image)],
+            lambda value: self._set_setting("generation", "refine_model", value or None),
+        )
+        self.refine_model.setItemText(0, "None")
+        self.refine_model.setToolTip("An image-to-image model refines the keyframe before the final render")
+        form.addRow("Refine model", self.refine_model)
+        self.refine_strength = UnitSlider()
+        self.refine_strength.committed.connect(
+            lambda value: self._set_setting("generation", "refine_strength", value)
+        )
+        form.addRow("  Strength", self.refine_strength)
+        self.start_from_previous = QCheckBox("Start from the previous act's last frame")
+        self.start_from_previous.clicked.connect(
+            lambda checked: self._set_setting("generation", "start_from_previous", checked)
+        )
+        self.end_on_next = QCheckBox("End on the next act's keyframe")
+        self.end_on_next.clicked.connect(
+            lambda checked: self._set_setting("generation", "end_on_next", checked)
+        )
+        form.addRow("Continuity", self.start_from_previous)
+        form.addRow("", self.end_on_next)
 
     def _combo(self, values: type[StrEnum] | Sequence[str], commit: Callable[[str], None]) -> QComboBox:
         combo = QComboBox()
@@ -292,6 +333,12 @@ class InspectorPanel(QWidget):
         self._set_field(
             "seed", lambda act: act.seed if act.seed_locked else secrets.randbelow(MAX_SEED + 1), "New seed"
         )
+
+    @Slot()
+    def _on_steps_editing_finished(self) -> None:
+        steps = self.steps.number()
+        if steps is not None:
+            self._set_setting("generation", "steps", steps or None)
 
     @Slot()
     def _on_react_release_editing_finished(self) -> None:
@@ -454,6 +501,21 @@ class InspectorPanel(QWidget):
         self.dip_color.setIcon(QIcon(swatch))
         select_value(self.draft_backend, common(lambda act: act.draft_backend))
         select_value(self.final_backend, common(lambda act: act.final_backend))
+        steps = common(lambda act: act.generation.steps or 0)
+        self.steps.set_number(steps)
+        select_value(self.keyframe_model, common(lambda act: act.generation.keyframe_model or _NO_MODEL))
+        select_value(self.refine_model, common(lambda act: act.generation.refine_model or _NO_MODEL))
+        self.refine_strength.set_value(common(lambda act: act.generation.refine_strength))
+        for box, getter in (
+            (self.start_from_previous, lambda act: act.generation.start_from_previous),
+            (self.end_on_next, lambda act: act.generation.end_on_next),
+        ):
+            value = common(getter)
+            if value is None:
+                box.setCheckState(Qt.CheckState.PartiallyChecked)
+            else:
+                box.setTristate(False)
+                box.setChecked(bool(value))
 
 
 def _motion_value(field: str, act: Act) -> float:

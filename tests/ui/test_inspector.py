@@ -284,3 +284,26 @@ def test_status_line_follows_the_draft_service(
     drafts.act_status_changed.emit(first.id)
     assert panel.status_label.text() == "Failed: out of memory; fell back to motion"
     assert panel.status_label.property("actState") == "failed"
+
+
+def test_generation_settings_edit_the_selected_acts_as_one_step(
+    qtbot: QtBot, document: DocumentController, panel: InspectorPanel
+) -> None:
+    acts = select(document, 0, 1)
+    assert panel.keyframe_model.currentText() == "Placeholder slate"  # no text-to-image model registered
+    panel.steps.selectAll()
+    qtbot.keyClicks(panel.steps, "12")
+    qtbot.keyClick(panel.steps, Qt.Key.Key_Return)
+    assert [act.generation.steps for act in acts] == [12, 12]
+
+    panel.start_from_previous.click()
+    assert [act.generation.start_from_previous for act in acts] == [True, True]
+    assert [act.generation.steps for act in acts] == [12, 12]  # the other generation fields are kept
+
+    document.undo()
+    assert [act.generation.start_from_previous for act in acts] == [False, False]
+    assert not panel.start_from_previous.isChecked()
+    panel.steps.selectAll()
+    qtbot.keyClicks(panel.steps, "0")
+    qtbot.keyClick(panel.steps, Qt.Key.Key_Return)
+    assert [act.generation.steps for act in acts] == [None, None]  # 0: the model's default
