@@ -196,7 +196,7 @@ class ActPipeline:
             "keyframe": self._keyframe_inputs(act, target),
             "end_on": self._end_keyframe_inputs(act, target),
             "fit": act.fit,
-            "prompt": act.prompt,
+            "prompt": act.full_prompt(),
             "negative_prompt": act.negative_prompt,
             "seed": act.effective_seed(),
             "motion": act.motion.model_dump(mode="json"),
@@ -222,7 +222,7 @@ class ActPipeline:
                     refined.revision,
                     act.generation.refine_strength,
                     act.fit,
-                    act.prompt,
+                    act.full_prompt(),
                     act.negative_prompt,
                     act.effective_seed(),
                     [target.width, target.height],
@@ -261,18 +261,19 @@ class ActPipeline:
                 model = self.model(name)
             except StorybeatError:
                 model = None
-        inputs: dict[str, Any] = {"prompt": act.prompt, "seed": act.effective_seed()}
+        size = list(self._keyframe_size(target))
         if model is None:
-            return cache_key("slate", {**inputs, "size": list(self._keyframe_size(target))})
+            return cache_key("slate", {"prompt": act.prompt, "seed": act.effective_seed(), "size": size})
         return cache_key(
             "keyframe",
             {
-                **inputs,
+                "prompt": act.full_prompt(),
+                "seed": act.effective_seed(),
                 "model": model.revision,
                 "negative_prompt": act.negative_prompt,
                 "steps": act.generation.steps,
                 "guidance": act.generation.guidance,
-                "size": list(self._keyframe_size(target)),
+                "size": size,
             },
         )
 
@@ -314,7 +315,7 @@ class ActPipeline:
             refined = refine_image(
                 model,
                 fitted,
-                prompt=act.prompt,
+                prompt=act.full_prompt(),
                 negative_prompt=act.negative_prompt,
                 seed=act.effective_seed(),
                 strength=act.generation.refine_strength,
@@ -365,7 +366,7 @@ class ActPipeline:
 
             image = text_to_image(
                 model,
-                prompt=act.prompt,
+                prompt=act.full_prompt(),
                 negative_prompt=act.negative_prompt,
                 seed=act.effective_seed(),
                 width=width,
@@ -443,7 +444,7 @@ class ActPipeline:
             height=target.height,
             fps=target.fps,
             seed=act.effective_seed(),
-            prompt=act.prompt,
+            prompt=act.full_prompt(),
             negative_prompt=act.negative_prompt,
             reactivity=self.reactivity(act),
             last_keyframe=end_on,

@@ -51,6 +51,14 @@ class TransitionKind(StrEnum):
     dip = "dip"
 
 
+class InterpolationMethod(StrEnum):
+    """How frames between generated ones are made when converting to the project rate."""
+
+    flow = "flow"  # optical-flow in-betweens (smooth)
+    blend = "blend"  # crossfaded in-betweens (soft, dreamy)
+    nearest = "nearest"  # repeated frames (stop-motion, animation "on twos")
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -84,6 +92,10 @@ class GradeSettings(_Settings):
     saturation: float = Field(1.0, ge=0.0, le=3.0)  # 0 = greyscale
     temperature: float = Field(0.0, ge=-1.0, le=1.0)  # -1 cool … +1 warm
     lut: MediaRef | None = None  # a .cube 3D LUT applied after the sliders
+    # Finishing, after the colour: painterly simplification (0 = photographic), film grain, vignette.
+    stylize: float = Field(0.0, ge=0.0, le=1.0)
+    grain: float = Field(0.0, ge=0.0, le=1.0)
+    vignette: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class GenerationSettings(_Settings):
@@ -102,6 +114,10 @@ class GenerationSettings(_Settings):
     # keyframe (first-and-last-frame generation; the motion backend morphs into it).
     start_from_previous: bool = False
     end_on_next: bool = False
+    # The rate motion is made at before conversion to the project rate (None: the backend's own rate; the
+    # built-in backend's own rate is the project rate) and how the frames in between are made.
+    generation_fps: int | None = Field(None, ge=1, le=60)
+    interpolation: InterpolationMethod = InterpolationMethod.flow
 
 
 class TemplateLink(_Settings):
@@ -130,6 +146,7 @@ class Act(BaseModel):
     name: str = "Act"
     duration_frames: int = Field(gt=0)
     prompt: str = ""
+    style_prompt: str = ""  # the look's words (usually from a template), appended to the prompt
     negative_prompt: str = ""
     references: list[MediaRef] = Field(default_factory=list)
     fit: FitMode = FitMode.cover
@@ -152,6 +169,10 @@ class Act(BaseModel):
         if not value:
             raise ValueError("act id is empty")
         return value
+
+    def full_prompt(self) -> str:
+        """The prompt generative models get: the act's own words, then its style's."""
+        return ", ".join(part for part in (self.prompt.strip(), self.style_prompt.strip()) if part)
 
     def effective_seed(self) -> int:
         """The seed renders use: the selected take's seed when one is chosen, else the act's own."""

@@ -59,8 +59,15 @@ def _v1_to_v2(old: Json) -> Json:
     }
 
 
+def _v2_to_v3(old: Json) -> Json:
+    """Version 3 added fields with defaults (acts' generation settings, style prompt and finishing; the
+    project's embedded templates): a v2 file is a valid v3 file. The bump makes older Storybeats refuse v3
+    files with "made by a newer Storybeat" rather than an unknown-field error."""
+    return {**old, "schema_version": 3}
+
+
 #: MIGRATIONS[n] upgrades a version-n object to version n + 1.
-MIGRATIONS: dict[int, Callable[[Json], Json]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[Json], Json]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def schema_version_of(raw: Json) -> int:

@@ -21,10 +21,11 @@ from pydantic import (
 
 from app.model.act import MAX_SEED, Act
 from app.model.media import MediaRef, rebased
+from app.model.template import EmbeddedTemplate
 from app.model.timebase import format_fps, parse_fps, seconds_to_frames
 
 #: The file format this build writes. Older files are migrated on load (see app.model.migrations).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _validate_fps(value: Any) -> Fraction:
@@ -134,6 +135,8 @@ class Project(BaseModel):
     audio: list[AudioClip] = Field(default_factory=list)
     beats: BeatGrid = BeatGrid()
     markers: list[Marker] = Field(default_factory=list)
+    # Copies of the template versions the acts link to (with their files copied beside the project).
+    templates: list[EmbeddedTemplate] = Field(default_factory=list)
 
     # -- derived timing (the acts track is magnetic: each act starts where the previous one ends) --
 
@@ -174,6 +177,12 @@ class Project(BaseModel):
                 return clip
         raise KeyError(f"no audio clip with id {clip_id!r}")
 
+    def embedded_template(self, template_id: str, version: int) -> EmbeddedTemplate | None:
+        for embedded in self.templates:
+            if embedded.key == (template_id, version):
+                return embedded
+        return None
+
     def media_refs(self) -> Iterator[tuple[str, MediaRef]]:
         """Every media reference in the document with a label saying where it is used."""
         for act in self.acts:
@@ -183,6 +192,12 @@ class Project(BaseModel):
                 yield f"act '{act.name}' LUT", act.grade.lut
         for clip in self.audio:
             yield "audio clip", clip.media
+        for embedded in self.templates:
+            label = f"template '{embedded.template.name}' v{embedded.template.version}"
+            for ref in embedded.references:
+                yield f"{label} reference", ref
+            if embedded.lut is not None:
+                yield f"{label} LUT", embedded.lut
 
     def moved(self, old_dir: Path, new_dir: Path) -> Project:
         """A copy whose relative media paths point at the same files from a project file in `new_dir`."""
@@ -193,6 +208,15 @@ class Project(BaseModel):
                 act.grade = act.grade.model_copy(update={"lut": rebased(act.grade.lut, old_dir, new_dir)})
         for clip in copy.audio:
             clip.media = rebased(clip.media, old_dir, new_dir)
+        copy.templates = [
+            embedded.model_copy(
+                update={
+                    "lut": rebased(embedded.lut, old_dir, new_dir) if embedded.lut else None,
+                    "references": tuple(rebased(ref, old_dir, new_dir) for ref in embedded.references),
+                }
+            )
+            for embedded in copy.templates
+        ]
         if copy.beats.source is not None:
             copy.beats = copy.beats.model_copy(
                 update={"source": rebased(copy.beats.source, old_dir, new_dir)}

@@ -10,6 +10,7 @@ import pytest
 
 from app.errors import InputError
 from app.model import Act, MediaRef, Project, ProjectSettings
+from app.model.project import SCHEMA_VERSION
 from app.model.project_file import ProjectError, dumps_project, load_project, save_project
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -125,7 +126,7 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
 
 def test_version_1_prototype_file_migrates_to_frames() -> None:
     project = load_project(FIXTURES / "prototype_v1.storybeat")
-    assert project.schema_version == 2
+    assert project.schema_version == SCHEMA_VERSION  # migrated through every step
     assert project.settings.fps == Fraction(30000, 1001)
     assert (project.settings.width, project.settings.height) == (1920, 1080)
     assert [a.name for a in project.acts] == ["Opening", "Chorus"]
