@@ -37,6 +37,17 @@ class GradedClip:
         return self._grade(self._source.frame(index))
 
 
+class TrimmedClip:
+    """A clip shown with another body length (frames past it are the out-handle)."""
+
+    def __init__(self, source: Clip, length: int) -> None:
+        self._source = source
+        self.length = length
+
+    def frame(self, index: int) -> np.ndarray:
+        return self._source.frame(index)
+
+
 class LazyClip:
     """Builds its clip on first use, so a long render starts at once and reports progress act by act."""
 

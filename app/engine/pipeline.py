@@ -205,6 +205,11 @@ class ActPipeline:
             "backend": [backend.name, backend.revision] + ([name, "unavailable"] if reason else []),
             "steps": act.generation.steps if generative else None,
             "guidance": act.generation.guidance if generative else None,
+            "generation_fps": act.generation.generation_fps,
+            # The built-in backend makes frames at the project rate unless told otherwise: then no conversion.
+            "interpolation": act.generation.interpolation
+            if generative or act.generation.generation_fps
+            else None,
             "reactivity": None if envelope is None else hashlib.sha256(envelope.tobytes()).hexdigest(),
             "size": [target.width, target.height],
             "fps": str(target.fps),
@@ -435,6 +440,7 @@ class ActPipeline:
             if act.generation.end_on_next and following is not None
             else None
         )
+        rate = act.generation.generation_fps
         request = MotionRequest(
             keyframes=self.keyframes(act, target, notes),
             fit=act.fit,
@@ -450,6 +456,8 @@ class ActPipeline:
             last_keyframe=end_on,
             steps=act.generation.steps,
             guidance=act.generation.guidance,
+            generation_fps=None if rate is None else Fraction(rate),
+            interpolation=act.generation.interpolation,
         )
         if backend.name == BUILTIN_BACKEND:
             return backend.animate(request, cancel, progress)

@@ -229,3 +229,34 @@ def test_bad_arguments_are_refused(astronaut: np.ndarray) -> None:
         _clip([astronaut], CameraMove.static, reactivity=np.zeros(10), audio_reactivity=0.5)
     with pytest.raises(ValueError, match="keyframe 0"):
         _clip([astronaut[..., 0]], CameraMove.static)
+
+
+def test_motion_made_at_a_lower_rate_is_held_on_twos_with_nearest_frames() -> None:
+    from fractions import Fraction
+
+    from app.engine.backends import MotionRequest, get_backend
+    from app.model.act import FitMode, InterpolationMethod
+
+    image = np.random.default_rng(3).integers(0, 255, (90, 160, 3), dtype=np.uint8)
+    request = MotionRequest(
+        keyframes=[image],
+        fit=FitMode.cover,
+        motion=MotionSettings(camera=CameraMove.pan_right, intensity=1.0),
+        length=24,
+        width=64,
+        height=36,
+        fps=Fraction(24),
+        seed=1,
+        generation_fps=Fraction(12),
+        interpolation=InterpolationMethod.nearest,
+    )
+    clip = get_backend("motion").animate(request)
+    frames = [clip.frame(i) for i in range(24)]
+    # Each drawing is shown for two frames (positions k + 0.5 round up to the next drawing).
+    held = [np.array_equal(frames[i], frames[i + 1]) for i in range(1, 23, 2)]
+    moved = [np.array_equal(frames[i], frames[i + 1]) for i in range(0, 23, 2)]
+    assert all(held) and not any(moved)
+    smooth = get_backend("motion").animate(
+        MotionRequest(**{**request.__dict__, "interpolation": InterpolationMethod.flow})
+    )
+    assert not np.array_equal(smooth.frame(1), smooth.frame(0))  # flow fills the in-betweens

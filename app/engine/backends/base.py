@@ -11,7 +11,7 @@ import numpy as np
 
 from app.engine.cancel import CancelToken, ProgressFn
 from app.engine.clip import Clip
-from app.model import FitMode, MotionSettings
+from app.model.act import FitMode, InterpolationMethod, MotionSettings
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class MotionRequest:
     last_keyframe: np.ndarray | None = None
     steps: int | None = None  # denoising steps for generative backends (None: the model's default)
     guidance: float | None = None  # classifier-free guidance for generative backends (None: model default)
+    # Make the motion at this rate and convert it to `fps` with `interpolation` (None: the backend's own
+    # rate — the project rate for the built-in backend, the trained rate for a model).
+    generation_fps: Fraction | None = None
+    interpolation: InterpolationMethod = InterpolationMethod.flow
 
 
 class MotionBackend(Protocol):

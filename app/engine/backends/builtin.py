@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
+import numpy as np
+
 from app.engine.backends.base import MotionRequest
 from app.engine.backends.motion import MotionClip
 from app.engine.cancel import CancelToken, ProgressFn
-from app.engine.clip import Clip
+from app.engine.clip import Clip, TrimmedClip
+from app.engine.temporal import RetimedClip
 
 
 class BuiltinMotionBackend:
@@ -20,13 +26,39 @@ class BuiltinMotionBackend:
         images = list(request.keyframes)
         if request.last_keyframe is not None:
             images.append(request.last_keyframe)
-        return MotionClip(
+        rate = request.generation_fps
+        if rate is None or rate == request.fps:
+            return MotionClip(
+                images=images,
+                fit=request.fit,
+                settings=request.motion,
+                length=request.length,
+                width=request.width,
+                height=request.height,
+                seed=request.seed,
+                reactivity=request.reactivity,
+            )
+        # Motion made at another rate (animation "on twos", a choppy VHS look, a dreamy blend): the same move
+        # over the same time, sampled at `rate`, then converted to the project rate.
+        length = math.ceil(request.length * rate / request.fps) + 1
+        source = MotionClip(
             images=images,
             fit=request.fit,
             settings=request.motion,
-            length=request.length,
+            length=length,
             width=request.width,
             height=request.height,
             seed=request.seed,
-            reactivity=request.reactivity,
+            reactivity=_resampled(request.reactivity, length, request.fps / rate),
         )
+        return TrimmedClip(
+            RetimedClip(source, rate, request.fps, method=request.interpolation), request.length
+        )
+
+
+def _resampled(envelope: np.ndarray | None, length: int, step: Fraction) -> np.ndarray | None:
+    """An envelope per project frame read at every `step`-th frame (`length` values)."""
+    if envelope is None:
+        return None
+    positions = np.minimum(np.arange(length) * float(step), len(envelope) - 1).round().astype(int)
+    return np.ascontiguousarray(envelope[positions])

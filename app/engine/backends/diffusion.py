@@ -25,7 +25,7 @@ import numpy as np
 
 from app.engine.backends.base import MotionRequest
 from app.engine.cancel import CancelToken, ProgressFn
-from app.engine.clip import Clip
+from app.engine.clip import Clip, TrimmedClip
 from app.engine.keyframe import fit_image
 from app.engine.models.catalog import Family, PipelineSpec, Task, generation_size, pipeline_spec
 from app.engine.models.memory import MemoryPolicy, decode_chunk_size, run_with_memory_ladder
@@ -148,25 +148,17 @@ class FramesClip:
         return self._frames[min(max(index, 0), self.length - 1)]
 
 
-class _Trimmed:
-    """A clip shown with another body length (the frames past it are the out-handle)."""
-
-    def __init__(self, source: Clip, length: int) -> None:
-        self._source = source
-        self.length = length
-
-    def frame(self, index: int) -> np.ndarray:
-        return self._source.frame(index)
-
-
-def model_frame_count(spec: PipelineSpec, length: int, fps: Fraction) -> tuple[int, bool]:
+def model_frame_count(
+    spec: PipelineSpec, length: int, fps: Fraction, rate: Fraction | None = None
+) -> tuple[int, bool]:
     """Frames to generate for an act body of `length` frames at `fps`, and whether they cover it in real time.
 
-    The body needs length/fps seconds at the model's native rate plus the end point; rounding up to the
-    model's rule leaves a few extra frames that serve as the out-handle. A body longer than the model's
-    maximum is generated at the maximum and stretched (slower motion) rather than refused.
+    The body needs length/fps seconds at the generation rate (the model's native one unless `rate` is
+    given) plus the end point; rounding up to the model's rule leaves a few extra frames that serve as the
+    out-handle. A body longer than the model's maximum is generated at the maximum and stretched (slower
+    motion) rather than refused.
     """
-    needed = math.ceil(length * spec.native_fps / fps) + 1
+    needed = math.ceil(length * (rate or spec.native_fps) / fps) + 1
     count = spec.frames.nearest_at_least(needed)
     return count, count >= needed
 
@@ -217,7 +209,8 @@ class DiffusionBackend:
     def animate(
         self, request: MotionRequest, cancel: CancelToken | None = None, progress: ProgressFn | None = None
     ) -> Clip:
-        count, real_time = model_frame_count(self.spec, request.length, request.fps)
+        rate = request.generation_fps or self.spec.native_fps
+        count, real_time = model_frame_count(self.spec, request.length, request.fps, rate)
         frames = generate(
             self.entry,
             self.entry.pipeline,
@@ -228,9 +221,10 @@ class DiffusionBackend:
         )
         resized = [_resize(frame, request.width, request.height) for frame in frames]
         source = FramesClip(resized)
+        method = request.interpolation
         if real_time:
-            return _Trimmed(RetimedClip(source, self.spec.native_fps, request.fps), request.length)
-        return RetimedClip(source, self.spec.native_fps, request.fps, length=request.length)
+            return TrimmedClip(RetimedClip(source, rate, request.fps, method=method), request.length)
+        return RetimedClip(source, rate, request.fps, length=request.length, method=method)
 
     def arguments(self, request: MotionRequest, frames: int, policy: MemoryPolicy) -> dict[str, Any]:
         """The pipeline call arguments for `request` (without output type and callback)."""
@@ -253,7 +247,7 @@ class DiffusionBackend:
             return {
                 **common,
                 "image": first,
-                "fps": int(spec.native_fps),
+                "fps": round(request.generation_fps or spec.native_fps),
                 "motion_bucket_id": motion_bucket(request.motion.intensity),
                 "min_guidance_scale": 1.0,
                 "max_guidance_scale": guidance,
@@ -270,14 +264,15 @@ class DiffusionBackend:
         elif self.traits.needs_last_frame:
             last = _pil(first_image)  # no end given: the shot returns to where it started
         if spec.family is Family.ltx:
-            return {**common, "image": first, "frame_rate": int(spec.native_fps)}
+            return {**common, "image": first, "frame_rate": round(request.generation_fps or spec.native_fps)}
         if spec.family is Family.ltx_condition:
             from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
             conditions = [LTXVideoCondition(image=first, frame_index=0)]
             if last is not None:
                 conditions.append(LTXVideoCondition(image=last, frame_index=frames - 1))
-            return {**common, "conditions": conditions, "frame_rate": int(spec.native_fps)}
+            frame_rate = round(request.generation_fps or spec.native_fps)
+            return {**common, "conditions": conditions, "frame_rate": frame_rate}
         if spec.family is Family.wan:
             return {**common, "image": first, **({"last_image": last} if last is not None else {})}
         if spec.family is Family.cogvideox:
