@@ -1,8 +1,10 @@
-"""The draft worker: renders draft proxies, transition proxies and waveform peaks on one background QThread.
+"""The draft worker: renders draft proxies, transition proxies, take previews and waveform peaks on one
+background QThread.
 
 The GUI thread hands over frozen snapshots (`DraftService.set_project`, cheap: a copy and a notify); the
 worker computes the content keys (hashing reference files) and renders what is missing, most urgent first:
-the act under the playhead, then acts in view, then the rest; a transition once both its acts are ready.
+the act under the playhead, then acts in view, then the previews of the takes asked for
+(`DraftService.set_take_focus`), then the rest; a transition once both its acts are ready.
 While a job runs, every frame check takes in a newer snapshot, so a job whose act changed (a new key) or
 vanished is cancelled within one frame and its result is never shown. Results go to `DraftPreview`
 (thread-safe) and are announced through queued signals. This is the one engine module that imports Qt.
@@ -24,7 +26,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 from app.engine.audio.mix import AudioMixer
 from app.engine.audio.peaks import WaveformPeaks, cached_peaks
 from app.engine.cache import StageCache
-from app.engine.cancel import CancelToken
+from app.engine.cancel import CancelToken, ProgressFn
 from app.engine.clip import StoredClip
 from app.engine.pipeline import DRAFT_HANDLE_FRAMES, ActPipeline, RenderTarget
 from app.engine.preview import (
@@ -37,7 +39,7 @@ from app.engine.preview import (
 )
 from app.engine.render import audio_mixer, decoded_pcm
 from app.errors import Cancelled, StorybeatError
-from app.model import AudioClip, Project
+from app.model import Act, AudioClip, Project
 
 _log = logging.getLogger(__name__)
 
@@ -57,9 +59,15 @@ class ActStatus:
     state: ActState
     progress: float = 0.0  # 0..1 while rendering
     message: str = ""  # failure text
+    # Why a ready draft was rendered by the built-in motion backend instead of the AI backend it asked for
+    # ("" when it was not).
+    fallback: str = ""
 
 
 _QUEUED = ActStatus(ActState.queued)
+
+#: A take preview: (act id, take id).
+TakeRef = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -71,21 +79,24 @@ class _Snapshot:
 
 @dataclass(frozen=True)
 class _Job:
-    """One unit of work; `index` is the act index (act jobs) or the cut index (transition jobs)."""
+    """One unit of work; `index` is the act index (act and take jobs) or the cut index (transition jobs)."""
 
-    kind: str  # "act" | "transition" | "audio"
+    kind: str  # "act" | "take" | "transition" | "audio"
     snapshot: _Snapshot
     pipeline: ActPipeline
     index: int = 0
     key: str = ""
+    take_id: str = ""  # take jobs: which take of the act
 
 
 class _Checkpoint(CancelToken):
-    """A job's cancel token whose per-frame checks also run `on_check` (progress, newer snapshots)."""
+    """A job's cancel token whose per-frame checks also run `on_check` (progress, newer snapshots), and
+    that hears a generative model's denoising steps (`steps`, a ProgressFn) for the progress bar."""
 
-    def __init__(self, on_check: Callable[[], None]) -> None:
+    def __init__(self, on_check: Callable[[], None], on_steps: ProgressFn) -> None:
         super().__init__()
         self._on_check = on_check
+        self.steps = on_steps
 
     def raise_if_cancelled(self) -> None:
         self._on_check()
@@ -98,6 +109,8 @@ class _WorkerSignals(QObject):
     act_status = Signal(str)
     frames = Signal()
     audio = Signal()
+    take_status = Signal(str, str)
+    take_ready = Signal(str, str)
 
 
 class _DraftEngine:
@@ -118,6 +131,10 @@ class _DraftEngine:
         self._statuses: dict[str, ActStatus] = {}
         self._mixer: AudioMixer | None = None
         self._peaks: dict[str, WaveformPeaks] = {}
+        self._take_focus: str | None = None  # the act whose takes are wanted
+        self._take_focus_changed = False
+        self._take_statuses: dict[TakeRef, ActStatus] = {}
+        self._take_clips: dict[TakeRef, StoredClip] = {}
         # Worker thread only.
         self._pipeline: ActPipeline | None = None
         self._snapshot: _Snapshot | None = None
@@ -131,6 +148,10 @@ class _DraftEngine:
         self._audio_wanted: tuple[str, ...] = ()  # the latest snapshot's audio clips, as JSON
         self._audio_done: tuple[str, ...] = ()  # the audio clips that mixer and peaks describe
         self._peaks_by_hash: dict[str, WaveformPeaks] = {}
+        self._take_act_index = 0  # index of the take focus act in the latest snapshot
+        self._take_keys: dict[TakeRef, str] = {}  # the focused act's takes -> wanted preview keys
+        self._takes_ready: dict[TakeRef, str] = {}  # take -> key of the preview last published
+        self._takes_failed: dict[TakeRef, str] = {}  # take -> key that failed
 
     # -- GUI thread ------------------------------------------------------------------------------------------
 
@@ -143,9 +164,24 @@ class _DraftEngine:
         with self._cond:
             self._focus = (playhead, visible)
 
+    def set_take_focus(self, act_id: str | None) -> None:
+        with self._cond:
+            if act_id != self._take_focus:
+                self._take_focus = act_id
+                self._take_focus_changed = True
+                self._cond.notify_all()
+
     def status(self, act_id: str) -> ActStatus:
         with self._cond:
             return self._statuses.get(act_id, _QUEUED)
+
+    def take_status(self, take: TakeRef) -> ActStatus:
+        with self._cond:
+            return self._take_statuses.get(take, _QUEUED)
+
+    def take_clip(self, take: TakeRef) -> StoredClip | None:
+        with self._cond:
+            return self._take_clips.get(take)
 
     def audio(self) -> tuple[AudioMixer | None, dict[str, WaveformPeaks]]:
         with self._cond:
@@ -153,7 +189,9 @@ class _DraftEngine:
 
     def wait_idle(self, timeout_s: float) -> bool:
         with self._cond:
-            return self._cond.wait_for(lambda: self._idle and self._pending is None, timeout_s)
+            return self._cond.wait_for(
+                lambda: self._idle and self._pending is None and not self._take_focus_changed, timeout_s
+            )
 
     def stop(self) -> None:
         with self._cond:
@@ -184,14 +222,20 @@ class _DraftEngine:
                 with self._cond:
                     self._idle = True
                     self._cond.notify_all()
-                    self._cond.wait_for(lambda: self._stopping or self._pending is not None)
+                    self._cond.wait_for(
+                        lambda: self._stopping or self._pending is not None or self._take_focus_changed
+                    )
                     self._idle = False
 
     def _take_pending(self) -> None:
         with self._cond:
             snapshot, self._pending = self._pending, None
+            focus_changed, self._take_focus_changed = self._take_focus_changed, False
         if snapshot is not None:
             self._evaluate(snapshot)
+        elif focus_changed:
+            self._evaluate_takes()
+            self._cancel_if_stale()
 
     def _evaluate(self, snapshot: _Snapshot) -> None:
         """Compute the snapshot's keys, settle every act's status and cancel the running job if stale."""
@@ -221,34 +265,92 @@ class _DraftEngine:
         pairs = set(pairwise(layout.act_ids))
         self._transitions_ready = {p: key for p, key in self._transitions_ready.items() if p in pairs}
         self._audio_wanted = tuple(clip.model_dump_json() for clip in snapshot.project.audio)
+        self._evaluate_takes()
         with self._cond:
             running = self._running
             self._statuses = {i: s for i, s in self._statuses.items() if i in ids}
-        if running is not None and self._is_stale(running[0]):
-            running[1].cancel()
+        self._cancel_if_stale()
         for act in acts:
             if act.id in errors:
                 self._set_status(act.id, ActStatus(ActState.failed, message=errors[act.id]))
             elif not (running and running[0].kind == "act" and self._act_id(running[0]) == act.id):
                 self._set_status(act.id, self._settled_status(act.id))
 
+    def _evaluate_takes(self) -> None:
+        """Compute the preview keys of the focused act's takes and settle their statuses."""
+        with self._cond:
+            focus, running = self._take_focus, self._running
+        snapshot, pipeline = self._snapshot, self._pipeline
+        self._take_keys = {}
+        errors: dict[TakeRef, str] = {}
+        acts = snapshot.project.acts if snapshot is not None else []
+        index = next((i for i, act in enumerate(acts) if act.id == focus), None)
+        if snapshot is not None and pipeline is not None and index is not None:
+            self._take_act_index = index
+            act = snapshot.project.acts[index]
+            target = RenderTarget.preview(snapshot.project)
+            for take in act.takes:
+                try:
+                    key = pipeline.act_key(_with_take(act, take.id), target, backend_override=take.backend)
+                    self._take_keys[(act.id, take.id)] = key
+                except (StorybeatError, OSError) as error:  # a missing reference, an unknown backend
+                    errors[(act.id, take.id)] = _message(error)
+        wanted = set(self._take_keys) | set(errors)
+        # A take whose key changed keeps showing its old preview until the new one is ready.
+        self._takes_ready = {t: key for t, key in self._takes_ready.items() if t in wanted}
+        self._takes_failed = {
+            t: key for t, key in self._takes_failed.items() if self._take_keys.get(t) == key
+        }
+        with self._cond:
+            self._take_clips = {t: clip for t, clip in self._take_clips.items() if t in wanted}
+            self._take_statuses = {t: status for t, status in self._take_statuses.items() if t in wanted}
+        rendering = self._take_of(running[0]) if running is not None and running[0].kind == "take" else None
+        for take_ref in wanted:
+            if take_ref in errors:
+                self._set_take_status(take_ref, ActStatus(ActState.failed, message=errors[take_ref]))
+            elif take_ref != rendering:
+                self._set_take_status(take_ref, self._settled_take_status(take_ref))
+
     def _settled_status(self, act_id: str) -> ActStatus:
         key = self._keys[act_id]
         if self._ready.get(act_id, ("", None))[0] == key:
-            return ActStatus(ActState.ready, 1.0)
+            return ActStatus(ActState.ready, 1.0, fallback=self._fallback(key))
         if self._failed.get(act_id) == key:
             return self.status(act_id)
         return _QUEUED
 
+    def _settled_take_status(self, take: TakeRef) -> ActStatus:
+        key = self._take_keys[take]
+        if self._takes_ready.get(take) == key:
+            return ActStatus(ActState.ready, 1.0, fallback=self._fallback(key))
+        if self._takes_failed.get(take) == key:
+            return self.take_status(take)
+        return _QUEUED
+
+    def _fallback(self, key: str) -> str:
+        assert self._pipeline is not None  # keys exist only once a pipeline does
+        return self._pipeline.fallback_reason(key) or ""
+
+    def _cancel_if_stale(self) -> None:
+        with self._cond:
+            running = self._running
+        if running is not None and self._is_stale(running[0]):
+            running[1].cancel()
+
     def _is_stale(self, job: _Job) -> bool:
         if job.kind == "act":
             return self._keys.get(self._act_id(job)) != job.key
+        if job.kind == "take":
+            return self._take_keys.get(self._take_of(job)) != job.key
         if job.kind == "transition":
             return job.key not in self._transition_keys.values()
         return False  # audio decoding cannot be interrupted; a newer snapshot queues another pass
 
     def _act_id(self, job: _Job) -> str:
         return job.snapshot.project.acts[job.index].id
+
+    def _take_of(self, job: _Job) -> TakeRef:
+        return (self._act_id(job), job.take_id)
 
     def _next_job(self) -> _Job | None:
         """The most urgent missing piece of the latest snapshot, or None when everything is done.
@@ -283,6 +385,10 @@ class _DraftEngine:
             ):
                 rank = min(ranks[cut], ranks[cut + 1])
                 candidates.append(((rank[0], 1, rank[2]), _Job("transition", snapshot, pipeline, cut, key)))
+        for order, (take, key) in enumerate(self._take_keys.items()):
+            if self._takes_ready.get(take) != key and self._takes_failed.get(take) != key:
+                job = _Job("take", snapshot, pipeline, self._take_act_index, key, take[1])
+                candidates.append(((1, 3, order), job))  # after the acts in view, before the rest
         if self._audio_wanted != self._audio_done:
             candidates.append(((0, 2, 0), _Job("audio", snapshot, pipeline)))
         return min(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
@@ -295,7 +401,10 @@ class _DraftEngine:
             self._run_audio(job)
             return
         progress = _ProgressCounter()
-        token = _Checkpoint(lambda: self._on_frame(job, progress))
+        token = _Checkpoint(
+            lambda: self._on_frame(job, progress),
+            lambda done, total: self._show_progress(job, progress.generated(done, total)),
+        )
         with self._cond:
             self._running = (job, token)
             if self._stopping:
@@ -303,6 +412,8 @@ class _DraftEngine:
         try:
             if job.kind == "act":
                 self._run_act(job, token)
+            elif job.kind == "take":
+                self._run_take(job, token)
             else:
                 self._run_transition(job, token)
         finally:
@@ -311,19 +422,26 @@ class _DraftEngine:
 
     def _on_frame(self, job: _Job, progress: _ProgressCounter) -> None:
         """Per-frame check of a running job: report progress, take in a newer snapshot (may cancel us)."""
-        if job.kind == "act":
+        if job.kind in ("act", "take"):
             act = job.snapshot.project.acts[job.index]
-            value = progress.step(act.duration_frames + 2 * DRAFT_HANDLE_FRAMES)
-            if value is not None:
-                self._set_status(act.id, ActStatus(ActState.rendering, value))
+            self._show_progress(job, progress.step(act.duration_frames + 2 * DRAFT_HANDLE_FRAMES))
         self._take_pending()
 
-    def _run_act(self, job: _Job, token: CancelToken) -> None:
+    def _show_progress(self, job: _Job, value: float | None) -> None:
+        if value is None:
+            return
+        status = ActStatus(ActState.rendering, value)
+        if job.kind == "act":
+            self._set_status(job.snapshot.project.acts[job.index].id, status)
+        else:
+            self._set_take_status(self._take_of(job), status)
+
+    def _run_act(self, job: _Job, token: _Checkpoint) -> None:
         act = job.snapshot.project.acts[job.index]
         self._set_status(act.id, ActStatus(ActState.rendering, 0.0))
         target = RenderTarget.preview(job.snapshot.project)
         try:
-            clip = job.pipeline.draft_clip(act, target, cancel=token)
+            clip = job.pipeline.draft_clip(act, target, cancel=token, progress=token.steps)
             thumbnail = make_thumbnail(clip)
         except Cancelled:
             clip = None
@@ -343,6 +461,36 @@ class _DraftEngine:
             self._signals.frames.emit()
         if act.id in self._keys:
             self._set_status(act.id, self._settled_status(act.id))
+
+    def _run_take(self, job: _Job, token: _Checkpoint) -> None:
+        """The act's draft with the take selected, rendered by the take's backend."""
+        act = job.snapshot.project.acts[job.index]
+        take_ref = self._take_of(job)
+        backend = next(take.backend for take in act.takes if take.id == job.take_id)
+        self._set_take_status(take_ref, ActStatus(ActState.rendering, 0.0))
+        target = RenderTarget.preview(job.snapshot.project)
+        try:
+            clip = job.pipeline.draft_clip(
+                _with_take(act, job.take_id), target, backend, cancel=token, progress=token.steps
+            )
+        except Cancelled:
+            clip = None
+        except Exception as error:
+            if not isinstance(error, StorybeatError):
+                _log.exception("take preview of act %r failed", act.name)
+            self._take_pending()
+            if self._take_keys.get(take_ref) == job.key:
+                self._takes_failed[take_ref] = job.key
+                self._set_take_status(take_ref, ActStatus(ActState.failed, message=_message(error)))
+            return
+        self._take_pending()
+        if clip is not None and self._take_keys.get(take_ref) == job.key:
+            self._takes_ready[take_ref] = job.key
+            with self._cond:
+                self._take_clips[take_ref] = clip
+            self._signals.take_ready.emit(*take_ref)
+        if take_ref in self._take_keys:
+            self._set_take_status(take_ref, self._settled_take_status(take_ref))
 
     def _run_transition(self, job: _Job, token: CancelToken) -> None:
         outgoing, incoming = job.snapshot.project.acts[job.index : job.index + 2]
@@ -392,18 +540,45 @@ class _DraftEngine:
         if changed:
             self._signals.act_status.emit(act_id)
 
+    def _set_take_status(self, take: TakeRef, status: ActStatus) -> None:
+        with self._cond:
+            changed = self._take_statuses.get(take) != status
+            self._take_statuses[take] = status
+        if changed:
+            self._signals.take_status.emit(*take)
+
+
+def _with_take(act: Act, take_id: str) -> Act:
+    """The act as it renders with `take_id` selected (its seed is the take's)."""
+    return act.model_copy(update={"selected_take": take_id})
+
 
 class _ProgressCounter:
-    """Counts frame checks and says when the fraction done moved enough to be worth reporting."""
+    """Turns frame checks (and a generative model's denoising steps) into a fraction done, and says when it
+    moved enough to be worth reporting. With a model, its steps are most of the work: they fill the first
+    `_GENERATION_SHARE` of the bar and storing the frames the rest."""
+
+    _GENERATION_SHARE = 0.8
 
     def __init__(self) -> None:
         self._done = 0
+        self._generation: float | None = None  # fraction of denoising steps done, once a model reports
         self._reported = 0.0
 
     def step(self, total: int) -> float | None:
         self._done += 1
+        frames = self._done / max(total, 1)
+        if self._generation is not None:
+            frames = self._GENERATION_SHARE * self._generation + (1 - self._GENERATION_SHARE) * min(frames, 1)
+        return self._report(frames)
+
+    def generated(self, done: int, total: int) -> float | None:
+        self._generation = done / max(total, 1)
+        return self._report(self._GENERATION_SHARE * self._generation)
+
+    def _report(self, value: float) -> float | None:
         # A backend may check more often than once per stored frame: never claim to be finished early.
-        value = min(0.99, self._done / max(total, 1))
+        value = min(0.99, value)
         if value - self._reported < _PROGRESS_STEP:
             return None
         self._reported = value
@@ -436,6 +611,8 @@ class DraftService(QObject):
     act_status_changed = Signal(str)  # act id; read .status(act_id)
     frames_changed = Signal()  # new draft frames exist (viewer/timeline repaint)
     audio_ready = Signal()  # audio decoded: .mixer() and .peaks(clip_id) now return data
+    take_status_changed = Signal(str, str)  # act id, take id; read .take_status(act_id, take_id)
+    take_ready = Signal(str, str)  # act id, take id: a new preview of the take, read .take_clip(...)
 
     def __init__(self, cache: StageCache | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -445,6 +622,8 @@ class DraftService(QObject):
         self._signals.act_status.connect(self.act_status_changed, queued)
         self._signals.frames.connect(self.frames_changed, queued)
         self._signals.audio.connect(self.audio_ready, queued)
+        self._signals.take_status.connect(self.take_status_changed, queued)
+        self._signals.take_ready.connect(self.take_ready, queued)
         self.cache = cache or StageCache()  # shared with the editor's other background jobs
         self._engine = _DraftEngine(self.cache, self._preview, self._signals)
         self._thread: _DraftThread | None = _DraftThread(self._engine)
@@ -466,8 +645,23 @@ class DraftService(QObject):
         """Render first the act under `playhead`, then acts meeting `visible` = [start, end) frames."""
         self._engine.set_focus(playhead, visible)
 
+    def set_take_focus(self, act_id: str | None) -> None:
+        """Render previews of this act's takes (after the acts in view, before the rest); None: no takes.
+
+        A take's preview is the act's draft with the take selected, rendered by the take's backend.
+        """
+        self._engine.set_take_focus(act_id)
+
     def status(self, act_id: str) -> ActStatus:
         return self._engine.status(act_id)
+
+    def take_status(self, act_id: str, take_id: str) -> ActStatus:
+        """Queued / rendering (with progress) / ready (with any fallback reason) / failed (with message)."""
+        return self._engine.take_status((act_id, take_id))
+
+    def take_clip(self, act_id: str, take_id: str) -> StoredClip | None:
+        """The latest preview of a take of the take-focus act (body frames 0..length-1), or None yet."""
+        return self._engine.take_clip((act_id, take_id))
 
     def frame(self, timeline_frame: int) -> np.ndarray | None:
         """RGB uint8 draft frame at `timeline_frame` (see DraftPreview.frame); None when none exists."""

@@ -24,10 +24,12 @@ from app.model.project import (
     ProjectSettings,
     Section,
 )
+from app.model.take_commands import AddTakes, RateTake, RemoveTake, SelectTake, SetTakeNote, fresh_seeds
 
 __all__ = [
     "SCHEMA_VERSION",
     "Act",
+    "AddTakes",
     "AudioClip",
     "BeatGrid",
     "CameraMove",
@@ -41,9 +43,14 @@ __all__ = [
     "MotionSettings",
     "Project",
     "ProjectSettings",
+    "RateTake",
+    "RemoveTake",
     "Section",
+    "SelectTake",
+    "SetTakeNote",
     "Take",
     "TemplateLink",
     "TransitionKind",
     "TransitionSpec",
+    "fresh_seeds",
 ]

@@ -72,6 +72,8 @@ def describe_status(status: ActStatus) -> str:
         return f"Rendering draft {status.progress:.0%}"
     if status.state == "failed":
         return f"Failed: {status.message}"
+    if status.state == "ready" and status.fallback:
+        return f"Draft by the built-in motion backend instead: {status.fallback}"
     return f"Draft {_STATE_WORDS.get(status.state, status.state)}"
 
 

@@ -1,4 +1,4 @@
-"""The main window: viewer on top, timeline below, inspector and render queue docked; menus with shortcuts."""
+"""The main window: viewer on top, timeline below, inspector / takes / render queue docked; menus."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from app.ui.music import MusicController
 from app.ui.playback import PlaybackController, TransportBar
 from app.ui.preferences import Preferences, PreferencesDialog
 from app.ui.render_queue import ExportJob, RenderQueuePanel
+from app.ui.takes import TakesPanel
 from app.ui.timeline import TimelineView
 from app.ui.viewer import PreviewViewer
 
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar(self.playback, document)
         self.timeline = TimelineView(document, drafts)
         self.inspector = InspectorPanel(document, drafts)
+        self.takes = TakesPanel(document, drafts)
         self.render_queue = RenderQueuePanel()
         self.music = MusicController(document, drafts.cache, self)
 
@@ -72,6 +74,9 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 2)
         self.setCentralWidget(splitter)
         inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.takes_dock = self._dock("Takes", self.takes, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(inspector_dock, self.takes_dock)
+        inspector_dock.raise_()
         queue_dock = self._dock("Render queue", self.render_queue, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([inspector_dock, queue_dock], [720, 140], Qt.Orientation.Vertical)
         self.resizeDocks([inspector_dock], [380], Qt.Orientation.Horizontal)
@@ -145,6 +150,12 @@ class MainWindow(QMainWindow):
         snapping = self._action(view, "S&napping", self.timeline.set_snapping, "N")
         snapping.setCheckable(True)
         snapping.setChecked(True)
+        view.addSeparator()
+        takes = self._action(view, "&Takes", self._on_takes_triggered, "Ctrl+Shift+T")
+        takes.setCheckable(True)
+        # Checked while the panel is on screen (a tab behind the inspector is not).
+        self.takes_dock.visibilityChanged.connect(takes.setChecked)
+        self.takes_dock.visibilityChanged.connect(self.takes.set_active)
 
         music = bar.addMenu("&Music")
         self._action(music, "&Replace Music…", self.music.replace_music_dialog)
@@ -213,6 +224,13 @@ class MainWindow(QMainWindow):
 
     def _on_playback_state_changed(self) -> None:
         self._loop.setChecked(self.playback.loop)  # the transport bar's loop button changes it too
+
+    def _on_takes_triggered(self) -> None:
+        if self.takes.active:
+            self.takes_dock.close()
+        else:
+            self.takes_dock.show()
+            self.takes_dock.raise_()
 
     def _on_snap_all_triggered(self) -> None:
         self.document.execute(SnapCutsToBeats(tolerance_frames=SNAP_ALL_TOLERANCE_FRAMES))

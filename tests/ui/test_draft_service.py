@@ -18,12 +18,12 @@ import app.engine.pipeline as pipeline_module
 from app.engine.backends import MotionBackend, MotionRequest
 from app.engine.backends.builtin import BuiltinMotionBackend
 from app.engine.cache import StageCache
-from app.engine.cancel import CancelToken
+from app.engine.cancel import CancelToken, ProgressFn
 from app.engine.clip import Clip
 from app.engine.pipeline import ActPipeline, RenderTarget
 from app.engine.preview import frozen_copy
 from app.engine.transitions import transition_frame, transition_progress
-from app.engine.worker import ActState, DraftService
+from app.engine.worker import ActState, ActStatus, DraftService
 from app.model import (
     Act,
     AudioClip,
@@ -60,11 +60,13 @@ class _FakeBackend:
         self.gate.set()
         self._inner = BuiltinMotionBackend()
 
-    def animate(self, request: MotionRequest, cancel: CancelToken | None = None) -> Clip:
+    def animate(
+        self, request: MotionRequest, cancel: CancelToken | None = None, progress: ProgressFn | None = None
+    ) -> Clip:
         if request.prompt == "explode":
             raise RuntimeError("the model exploded")
         self.calls.append(request.seed)
-        return _FakeClip(self, self._inner.animate(request, cancel), request)
+        return _FakeClip(self, self._inner.animate(request, cancel, progress), request)
 
 
 class _FakeClip:
@@ -86,7 +88,7 @@ class _FakeClip:
 def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[_FakeBackend]:
     fake = _FakeBackend()
 
-    def get_backend(name: str) -> MotionBackend:
+    def get_backend(name: str, registry: object = None) -> MotionBackend:
         return fake
 
     monkeypatch.setattr(pipeline_module, "get_backend", get_backend)
@@ -365,3 +367,121 @@ def test_set_project_takes_a_snapshot(drafts: DraftService, project_dir: Path) -
     assert copied.acts[0].prompt == "" and len(copied.acts[0].references) == 1
     assert copied.acts[0].takes[0].seed == 5 and len(copied.acts) == 3
     assert copied.acts[0].motion is project.acts[0].motion  # frozen parts are shared, not copied
+
+
+# -- take previews and the fallback flag -------------------------------------------------------------------
+
+
+def _with_takes(project: Project, act_index: int, *seeds: int) -> Project:
+    """The project with takes of those seeds on one act (ids t<seed>), its camera a seeded drift."""
+    act = project.acts[act_index]
+    act.motion = MotionSettings(camera=CameraMove.drift, intensity=1.0)
+    act.takes = [Take(id=f"t{seed}", seed=seed, backend="motion") for seed in seeds]
+    return project
+
+
+def test_take_previews_render_on_request_with_each_takes_seed(
+    qtbot: QtBot, drafts: DraftService, backend: _FakeBackend, project_dir: Path, cache: StageCache
+) -> None:
+    project = _with_takes(_project(project_dir, count=2), 1, 100, 200)
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert sorted(backend.calls) == [0, 1]  # no take renders until asked for
+    assert drafts.take_clip("act1", "t100") is None
+
+    ready: list[tuple[str, str]] = []
+    drafts.take_ready.connect(lambda act_id, take_id: ready.append((act_id, take_id)))
+    with qtbot.waitSignal(drafts.take_ready, timeout=WAIT_MS):
+        drafts.set_take_focus("act1")
+    qtbot.waitUntil(lambda: len(ready) == 2, timeout=WAIT_MS)
+    assert sorted(ready) == [("act1", "t100"), ("act1", "t200")]
+    assert sorted(backend.calls[2:]) == [100, 200]
+    pipeline = ActPipeline(project_dir, cache)
+    target = RenderTarget.preview(project)
+    shown = {}
+    for take_id in ("t100", "t200"):
+        assert drafts.take_status("act1", take_id).state is ActState.ready
+        clip = drafts.take_clip("act1", take_id)
+        assert clip is not None and clip.length == LENGTH
+        selected = project.acts[1].model_copy(update={"selected_take": take_id})
+        expected = pipeline.draft_clip(selected, target, backend_override="motion").frame(7)
+        shown[take_id] = clip.frame(7)
+        assert np.array_equal(shown[take_id], expected)
+    assert not np.array_equal(shown["t100"], shown["t200"])  # the seeds differ, so do the pictures
+
+    # Asking again (another act, then back) re-renders nothing: the cache holds the previews.
+    drafts.set_take_focus("act0")
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert drafts.take_clip("act1", "t100") is None
+    drafts.set_take_focus("act1")
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert len(backend.calls) == 4 and drafts.take_clip("act1", "t100") is not None
+
+
+def test_takes_render_after_the_acts_in_view_and_before_the_rest(
+    drafts: DraftService, backend: _FakeBackend, project_dir: Path
+) -> None:
+    project = _with_takes(_project(project_dir, count=5), 3, 100, 101)
+    drafts.set_focus(5, (0, 2 * LENGTH))
+    drafts.set_take_focus("act3")
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert backend.calls == [0, 1, 100, 101, 2, 3, 4]
+
+
+def test_a_take_that_vanishes_or_loses_focus_stops_rendering(
+    qtbot: QtBot, drafts: DraftService, backend: _FakeBackend, project_dir: Path
+) -> None:
+    project = _with_takes(_project(project_dir, count=2), 1, 100, 200)
+    project.acts[1].prompt = "slow"
+    project.acts[1].duration_frames = 200  # 4 s of frames at 20 ms each
+    drafts.set_take_focus("act1")
+    drafts.set_project(project, project_dir, 1)
+    qtbot.waitUntil(lambda: drafts.take_status("act1", "t100").progress > 0.02, timeout=WAIT_MS)
+    assert drafts.take_status("act1", "t100").state is ActState.rendering
+    assert drafts.take_status("act1", "t200").state is ActState.queued
+
+    removed = frozen_copy(project)
+    removed.acts[1].takes = removed.acts[1].takes[1:]
+    drafts.set_project(removed, project_dir, 2)
+    qtbot.waitUntil(lambda: drafts.take_status("act1", "t200").state is ActState.rendering, timeout=WAIT_MS)
+    assert backend.frames_served[100] < 200
+    drafts.set_take_focus(None)
+    qtbot.waitUntil(lambda: _state(drafts, "act1") is ActState.rendering, timeout=WAIT_MS)
+    assert backend.frames_served[200] < 200
+    assert drafts.take_clip("act1", "t100") is None and drafts.take_clip("act1", "t200") is None
+
+
+def test_a_take_that_cannot_render_fails_with_the_reason(drafts: DraftService, project_dir: Path) -> None:
+    project = _with_takes(_project(project_dir, count=1), 0, 100)
+    project.acts[0].prompt = "explode"
+    drafts.set_take_focus("act0")
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    status = drafts.take_status("act0", "t100")
+    assert status.state is ActState.failed and status.message == "the model exploded"
+    assert drafts.take_clip("act0", "t100") is None
+
+
+def test_a_draft_made_by_the_fallback_backend_is_ready_and_flagged(
+    drafts: DraftService, project_dir: Path, cache: StageCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flagged: set[str] = set()
+
+    def fallback_reason(self: ActPipeline, key: str) -> str | None:
+        return "model 'svd' is not registered" if key in flagged else None
+
+    monkeypatch.setattr(ActPipeline, "fallback_reason", fallback_reason)
+    project = _with_takes(_project(project_dir, count=2), 1, 100)
+    target = RenderTarget.preview(project)
+    pipeline = ActPipeline(project_dir, cache)
+    pipeline.set_project(project)
+    flagged.add(pipeline.act_key(project.acts[1], target))
+    selected = project.acts[1].model_copy(update={"selected_take": "t100"})
+    flagged.add(pipeline.act_key(selected, target, backend_override="motion"))
+    drafts.set_take_focus("act1")
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert drafts.status("act0") == ActStatus(ActState.ready, 1.0)
+    assert drafts.status("act1") == ActStatus(ActState.ready, 1.0, fallback="model 'svd' is not registered")
+    assert drafts.take_status("act1", "t100").fallback == "model 'svd' is not registered"

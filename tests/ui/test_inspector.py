@@ -29,6 +29,7 @@ class FakeStatus:
     state: str = "ready"
     progress: float = 0.0
     message: str = ""
+    fallback: str = ""
 
 
 class FakeDrafts(QObject):

@@ -443,6 +443,7 @@ class _Status:
     state: str
     progress: float = 0.0
     message: str = ""
+    fallback: str = ""
 
 
 class _FakeDrafts(QObject):

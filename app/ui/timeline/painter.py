@@ -184,6 +184,8 @@ class TimelinePainter:
         selected = act.id in state.selected
         status = state.drafts.status(act.id) if state.drafts is not None else None
         kind = str(status.state) if status is not None else ""
+        if status is not None and kind == "ready" and status.fallback:
+            kind = "fallback"
         if index == state.moving_index:
             fill = Palette.act_dimmed
         elif kind == "failed":
@@ -215,8 +217,9 @@ class TimelinePainter:
     def _paint_status(
         self, painter: QPainter, status: ActStatus, kind: str, x: int, top: int, inner: int, height: int
     ) -> None:
-        """Badge in the top-right corner: green up to date, blue rendering, red failed, hollow grey queued;
-        a progress bar along the bottom while rendering."""
+        """Badge in the top-right corner: green up to date, amber up to date but rendered by the fallback
+        backend, blue rendering, red failed, hollow grey queued; a progress bar along the bottom while
+        rendering."""
         color = Palette.badge.get(kind, Palette.badge["queued"])
         left = x + inner - BADGE
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -224,9 +227,10 @@ class TimelinePainter:
         painter.setBrush(Qt.BrushStyle.NoBrush if kind == "queued" else color)
         painter.drawEllipse(left + 2, top + 4, 9, 9)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        if kind == "failed":
-            painter.fillRect(left + 6, top + 6, 1, 3, Palette.act_text)
-            painter.fillRect(left + 6, top + 10, 1, 1, Palette.act_text)
+        if kind in ("failed", "fallback"):  # an exclamation mark: look at this act
+            mark = Palette.act_text if kind == "failed" else Palette.background
+            painter.fillRect(left + 6, top + 6, 1, 3, mark)
+            painter.fillRect(left + 6, top + 10, 1, 1, mark)
         elif kind == "rendering":
             bar_top = top + height - 5
             painter.fillRect(x + 2, bar_top, inner - 4, 3, Palette.progress_track)

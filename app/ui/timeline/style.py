@@ -36,6 +36,8 @@ class Palette:
         "rendering": _color("#3d9df2"),
         "failed": _color("#f0484f"),
         "queued": _color("#8d939c"),
+        # Ready, but made by the built-in motion backend standing in for the AI backend the act asks for.
+        "fallback": _color("#ff9a1f"),
     }
     progress_track = _color("#000000", 110)
     transition = _color("#e2a93b", 120)

@@ -420,4 +420,6 @@ class TimelineView(QWidget):
                 lines.append(f"Rendering draft… {status.progress:.0%}")
             else:
                 lines.append({"ready": "Draft up to date", "queued": "Draft queued"}.get(state, state))
+            if state == "ready" and status.fallback:
+                lines.append(f"Rendered by the built-in motion backend: {status.fallback}")
         return "\n".join(lines)
