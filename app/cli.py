@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--pacing",
         help="re-cut with a preset over the whole song: structure, downbeats[:bars=N], every-N-beats",
     )
+    new.add_argument(
+        "--template",
+        metavar="ID",
+        help="apply this library template to every act (and its pacing preset, unless --pacing is given)",
+    )
     new.add_argument("--force", action="store_true", help="overwrite an existing project file")
     new.add_argument("--json", action="store_true", help="print a JSON summary")
 
@@ -117,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
 
     from app.cli_models import add_models_parser
+    from app.cli_templates import add_templates_parser
 
     add_models_parser(commands)
+    add_templates_parser(commands)
     return parser
 
 
@@ -194,8 +201,10 @@ def cmd_beats(args: argparse.Namespace) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     from app.engine.audio.beats import analyze_beats
     from app.engine.builder import act_sources, apply_pacing, build_project
+    from app.engine.templates.library import TemplateLibrary, embed_template
     from app.model.pacing import parse_pacing
     from app.model.project_file import SUFFIX, save_project
+    from app.model.template_commands import ApplyTemplate
 
     path: Path = args.project
     if path.suffix != SUFFIX:
@@ -205,25 +214,28 @@ def cmd_new(args: argparse.Namespace) -> int:
     if not path.parent.is_dir():
         raise UsageError(f"{path.parent}: folder does not exist")
     sources = act_sources(args.image, args.prompt)
-    if args.pacing:
-        parse_pacing(args.pacing)  # refuse a bad preset before the slow analysis
+    # The template is looked up and the pacing checked before the slow analysis, so bad input fails fast.
+    entry = TemplateLibrary().get(args.template) if args.template else None
+    pacing = args.pacing or (entry.template.pacing.preset if entry is not None else None)
+    if pacing:
+        parse_pacing(pacing)
     beats = analyze_beats(args.audio)
     project = build_project(path, sources, args.audio, beats, args.fps, args.size, args.beats_per_act)
-    if args.pacing:
-        apply_pacing(project, args.pacing)
+    if pacing:
+        apply_pacing(project, pacing)
+    if entry is not None:
+        embedded = embed_template(entry, path.parent)
+        ApplyTemplate([act.id for act in project.acts], embedded).apply(project)
     save_project(project, path)
     seconds = float(project.duration_frames / project.settings.fps)
+    template = f"{entry.template.id} v{entry.template.version}" if entry is not None else None
     if args.json:
-        print(
-            json.dumps(
-                {"project": str(path), "acts": len(project.acts), "tempo": beats.tempo, "seconds": seconds}
-            )
-        )
+        summary = {"project": str(path), "acts": len(project.acts), "tempo": beats.tempo, "seconds": seconds}
+        print(json.dumps({**summary, "pacing": pacing, "template": template}))
     else:
-        print(
-            f"{path}: {len(project.acts)} acts, {seconds:.1f} s, "
-            f"cuts every {args.beats_per_act} beats at {beats.tempo:.1f} BPM"
-        )
+        cuts = f"pacing {pacing}" if pacing else f"cuts every {args.beats_per_act} beats"
+        look = f", template {template}" if template else ""
+        print(f"{path}: {len(project.acts)} acts, {seconds:.1f} s, {cuts} at {beats.tempo:.1f} BPM{look}")
     return EXIT_OK
 
 
@@ -272,12 +284,19 @@ def cmd_models(args: argparse.Namespace) -> int:
     return run_models(args)
 
 
+def cmd_templates(args: argparse.Namespace) -> int:
+    from app.cli_templates import cmd_templates as run_templates
+
+    return run_templates(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "new": cmd_new,
     "beats": cmd_beats,
     "render": cmd_render,
     "demo": cmd_demo,
     "models": cmd_models,
+    "templates": cmd_templates,
 }
 
 

@@ -37,7 +37,7 @@ _SLATE_FONT = cv2.FONT_HERSHEY_SIMPLEX
 _SLATE_MIN_FONT_SCALE = 0.28  # about 6 px capitals: anything smaller is not legible, so it is skipped
 
 
-def _declared_size(data: bytes) -> tuple[int, int] | None:
+def declared_image_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from a PNG or JPEG header, read before decoding; None for other formats."""
     if data.startswith(_PNG_SIGNATURE) and len(data) >= 24:
         width, height = struct.unpack(">II", data[16:24])
@@ -100,7 +100,7 @@ def load_image(path: Path) -> np.ndarray:
         raise MediaError(f"{path}: cannot read image ({error.strerror or error})") from None
     if not data:
         raise MediaError(f"{path}: empty file, expected an image")
-    declared = _declared_size(data)
+    declared = declared_image_size(data)
     if declared is not None and max(declared) > MAX_IMAGE_SIDE:
         raise MediaError(f"{path}: image is {declared[0]}x{declared[1]}, at most {MAX_IMAGE_SIDE} px a side")
     # JPEGs have neither alpha nor 16-bit samples, and a colour decode applies their EXIF orientation
