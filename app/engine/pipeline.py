@@ -29,6 +29,7 @@ from app.engine.backends import BUILTIN_BACKEND, MotionBackend, MotionRequest, g
 from app.engine.cache import StageCache, cache_key
 from app.engine.cancel import CancelToken, ProgressFn
 from app.engine.clip import DRAFT_JPEG_QUALITY, FINAL_JPEG_QUALITY, Clip, GradedClip, StoredClip, write_frames
+from app.engine.finish import FinishedClip, Finisher
 from app.engine.grade import Grader, load_cube_lut
 from app.engine.keyframe import fit_image, load_image, placeholder_slate
 from app.engine.media import MediaResolver
@@ -416,8 +417,11 @@ class ActPipeline:
         return clip
 
     def _graded(self, act: Act, clip: Clip) -> Clip:
+        """The post stage: colour grade, then finishing (painterly stylize, grain, vignette)."""
         grader = self.grader(act)
-        return clip if grader.is_identity else GradedClip(clip, grader)
+        graded = clip if grader.is_identity else GradedClip(clip, grader)
+        finisher = Finisher(act.grade, act.effective_seed())
+        return graded if finisher.is_identity else FinishedClip(graded, finisher)
 
     def _motion_clip(
         self,
