@@ -1,10 +1,11 @@
-"""The draft worker: renders draft proxies, transition proxies, take previews and waveform peaks on one
-background QThread.
+"""The draft worker: renders draft proxies, transition proxies, take previews, a template preview and
+waveform peaks on one background QThread.
 
 The GUI thread hands over frozen snapshots (`DraftService.set_project`, cheap: a copy and a notify); the
 worker computes the content keys (hashing reference files) and renders what is missing, most urgent first:
-the act under the playhead, then acts in view, then the previews of the takes asked for
-(`DraftService.set_take_focus`), then the rest; a transition once both its acts are ready.
+the act under the playhead, then the template preview asked for (`DraftService.set_variant_preview`),
+then acts in view, then the previews of the takes asked for (`DraftService.set_take_focus`), then the rest;
+a transition once both its acts are ready.
 While a job runs, every frame check takes in a newer snapshot, so a job whose act changed (a new key) or
 vanished is cancelled within one frame and its result is never shown. Results go to `DraftPreview`
 (thread-safe) and are announced through queued signals. This is the one engine module that imports Qt.
@@ -40,6 +41,8 @@ from app.engine.preview import (
 from app.engine.render import audio_mixer, decoded_pcm
 from app.errors import Cancelled, StorybeatError
 from app.model import Act, AudioClip, Project
+from app.model.template import EmbeddedTemplate
+from app.model.template_commands import ApplyTemplate
 
 _log = logging.getLogger(__name__)
 
@@ -79,14 +82,16 @@ class _Snapshot:
 
 @dataclass(frozen=True)
 class _Job:
-    """One unit of work; `index` is the act index (act and take jobs) or the cut index (transition jobs)."""
+    """One unit of work; `index` is the act index (act, take and variant jobs) or the cut index (transition
+    jobs)."""
 
-    kind: str  # "act" | "take" | "transition" | "audio"
+    kind: str  # "act" | "take" | "variant" | "transition" | "audio"
     snapshot: _Snapshot
     pipeline: ActPipeline
     index: int = 0
     key: str = ""
     take_id: str = ""  # take jobs: which take of the act
+    variant: Act | None = None  # variant jobs: the act with the template applied
 
 
 class _Checkpoint(CancelToken):
@@ -111,6 +116,8 @@ class _WorkerSignals(QObject):
     audio = Signal()
     take_status = Signal(str, str)
     take_ready = Signal(str, str)
+    variant_status = Signal()
+    variant_ready = Signal()
 
 
 class _DraftEngine:
@@ -135,6 +142,10 @@ class _DraftEngine:
         self._take_focus_changed = False
         self._take_statuses: dict[TakeRef, ActStatus] = {}
         self._take_clips: dict[TakeRef, StoredClip] = {}
+        self._variant_wanted: tuple[str, EmbeddedTemplate] | None = None  # (act id, template) to preview
+        self._variant_changed = False
+        self._variant_status = _QUEUED
+        self._variant_clip: tuple[str, StoredClip] | None = None  # (key, preview) of the wanted variant
         # Worker thread only.
         self._pipeline: ActPipeline | None = None
         self._snapshot: _Snapshot | None = None
@@ -152,6 +163,9 @@ class _DraftEngine:
         self._take_keys: dict[TakeRef, str] = {}  # the focused act's takes -> wanted preview keys
         self._takes_ready: dict[TakeRef, str] = {}  # take -> key of the preview last published
         self._takes_failed: dict[TakeRef, str] = {}  # take -> key that failed
+        self._variant_act: tuple[int, Act] | None = None  # (act index, the act with the template applied)
+        self._variant_key: str | None = None  # key of the wanted variant preview
+        self._variant_failed: tuple[str, str] | None = None  # (key, message) of the preview that failed last
 
     # -- GUI thread ------------------------------------------------------------------------------------------
 
@@ -170,6 +184,21 @@ class _DraftEngine:
                 self._take_focus = act_id
                 self._take_focus_changed = True
                 self._cond.notify_all()
+
+    def set_variant_preview(self, act_id: str | None, embedded: EmbeddedTemplate | None) -> None:
+        wanted = (act_id, embedded) if act_id is not None and embedded is not None else None
+        with self._cond:
+            if wanted != self._variant_wanted:
+                self._variant_wanted = wanted
+                self._variant_changed = True
+                # The preview shown so far is another act's or another template's: never show it for this one.
+                self._variant_clip = None
+                self._variant_status = _QUEUED
+                self._cond.notify_all()
+
+    def variant(self) -> tuple[ActStatus, StoredClip | None]:
+        with self._cond:
+            return self._variant_status, self._variant_clip[1] if self._variant_clip else None
 
     def status(self, act_id: str) -> ActStatus:
         with self._cond:
@@ -190,8 +219,13 @@ class _DraftEngine:
     def wait_idle(self, timeout_s: float) -> bool:
         with self._cond:
             return self._cond.wait_for(
-                lambda: self._idle and self._pending is None and not self._take_focus_changed, timeout_s
+                lambda: self._idle and self._pending is None and not self._wishes_changed(), timeout_s
             )
+
+    def _wishes_changed(self) -> bool:
+        """Whether the GUI asked for other take or template previews since the worker last looked (call
+        with `_cond` held)."""
+        return self._take_focus_changed or self._variant_changed
 
     def stop(self) -> None:
         with self._cond:
@@ -223,7 +257,7 @@ class _DraftEngine:
                     self._idle = True
                     self._cond.notify_all()
                     self._cond.wait_for(
-                        lambda: self._stopping or self._pending is not None or self._take_focus_changed
+                        lambda: self._stopping or self._pending is not None or self._wishes_changed()
                     )
                     self._idle = False
 
@@ -231,10 +265,15 @@ class _DraftEngine:
         with self._cond:
             snapshot, self._pending = self._pending, None
             focus_changed, self._take_focus_changed = self._take_focus_changed, False
+            variant_changed, self._variant_changed = self._variant_changed, False
         if snapshot is not None:
             self._evaluate(snapshot)
-        elif focus_changed:
+            return
+        if focus_changed:
             self._evaluate_takes()
+        if variant_changed:
+            self._evaluate_variant()
+        if focus_changed or variant_changed:
             self._cancel_if_stale()
 
     def _evaluate(self, snapshot: _Snapshot) -> None:
@@ -266,6 +305,7 @@ class _DraftEngine:
         self._transitions_ready = {p: key for p, key in self._transitions_ready.items() if p in pairs}
         self._audio_wanted = tuple(clip.model_dump_json() for clip in snapshot.project.audio)
         self._evaluate_takes()
+        self._evaluate_variant()
         with self._cond:
             running = self._running
             self._statuses = {i: s for i, s in self._statuses.items() if i in ids}
@@ -311,6 +351,40 @@ class _DraftEngine:
             elif take_ref != rendering:
                 self._set_take_status(take_ref, self._settled_take_status(take_ref))
 
+    def _evaluate_variant(self) -> None:
+        """Build the wanted act with the wanted template applied, compute its key and settle its status."""
+        with self._cond:
+            wanted, running = self._variant_wanted, self._running
+        snapshot, pipeline = self._snapshot, self._pipeline
+        self._variant_act, self._variant_key = None, None
+        acts = snapshot.project.acts if snapshot is not None else []
+        index = next((i for i, act in enumerate(acts) if wanted is not None and act.id == wanted[0]), None)
+        if wanted is None or index is None or snapshot is None or pipeline is None:
+            return
+        try:
+            variant = _template_variant(snapshot.project, index, wanted[1])
+            key = pipeline.act_key(variant, RenderTarget.preview(snapshot.project))
+        except (StorybeatError, OSError) as error:  # a template value the act refuses, a missing file
+            self._set_variant_status(ActStatus(ActState.failed, message=_message(error)))
+            return
+        self._variant_act, self._variant_key = (index, variant), key
+        if not (running is not None and running[0].kind == "variant" and running[0].key == key):
+            self._set_variant_status(self._settled_variant_status())
+
+    def _variant_settled(self) -> bool:
+        """Whether the wanted variant's preview is published or has failed (nothing left to render)."""
+        with self._cond:
+            published = self._variant_clip[0] if self._variant_clip else None
+        return self._variant_key in (published, self._variant_failed[0] if self._variant_failed else None)
+
+    def _settled_variant_status(self) -> ActStatus:
+        key = self._variant_key
+        if key is not None and self._variant_failed is not None and self._variant_failed[0] == key:
+            return ActStatus(ActState.failed, message=self._variant_failed[1])
+        if key is not None and self._variant_settled():
+            return ActStatus(ActState.ready, 1.0, fallback=self._fallback(key))
+        return _QUEUED
+
     def _settled_status(self, act_id: str) -> ActStatus:
         key = self._keys[act_id]
         if self._ready.get(act_id, ("", None))[0] == key:
@@ -342,6 +416,8 @@ class _DraftEngine:
             return self._keys.get(self._act_id(job)) != job.key
         if job.kind == "take":
             return self._take_keys.get(self._take_of(job)) != job.key
+        if job.kind == "variant":
+            return self._variant_key != job.key
         if job.kind == "transition":
             return job.key not in self._transition_keys.values()
         return False  # audio decoding cannot be interrupted; a newer snapshot queues another pass
@@ -389,6 +465,10 @@ class _DraftEngine:
             if self._takes_ready.get(take) != key and self._takes_failed.get(take) != key:
                 job = _Job("take", snapshot, pipeline, self._take_act_index, key, take[1])
                 candidates.append(((1, 3, order), job))  # after the acts in view, before the rest
+        if self._variant_act is not None and self._variant_key is not None and not self._variant_settled():
+            index, variant = self._variant_act
+            job = _Job("variant", snapshot, pipeline, index, self._variant_key, variant=variant)
+            candidates.append(((0, 3, 0), job))  # after the act under the playhead, before the acts in view
         if self._audio_wanted != self._audio_done:
             candidates.append(((0, 2, 0), _Job("audio", snapshot, pipeline)))
         return min(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
@@ -414,6 +494,8 @@ class _DraftEngine:
                 self._run_act(job, token)
             elif job.kind == "take":
                 self._run_take(job, token)
+            elif job.kind == "variant":
+                self._run_variant(job, token)
             else:
                 self._run_transition(job, token)
         finally:
@@ -422,7 +504,7 @@ class _DraftEngine:
 
     def _on_frame(self, job: _Job, progress: _ProgressCounter) -> None:
         """Per-frame check of a running job: report progress, take in a newer snapshot (may cancel us)."""
-        if job.kind in ("act", "take"):
+        if job.kind in ("act", "take", "variant"):
             act = job.snapshot.project.acts[job.index]
             self._show_progress(job, progress.step(act.duration_frames + 2 * DRAFT_HANDLE_FRAMES))
         self._take_pending()
@@ -433,6 +515,8 @@ class _DraftEngine:
         status = ActStatus(ActState.rendering, value)
         if job.kind == "act":
             self._set_status(job.snapshot.project.acts[job.index].id, status)
+        elif job.kind == "variant":
+            self._set_variant_status(status)
         else:
             self._set_take_status(self._take_of(job), status)
 
@@ -492,6 +576,35 @@ class _DraftEngine:
         if take_ref in self._take_keys:
             self._set_take_status(take_ref, self._settled_take_status(take_ref))
 
+    def _run_variant(self, job: _Job, token: _Checkpoint) -> None:
+        """The act's draft with a template applied (the template browser's preview)."""
+        assert job.variant is not None  # variant jobs always carry their act
+        self._set_variant_status(ActStatus(ActState.rendering, 0.0))
+        target = RenderTarget.preview(job.snapshot.project)
+        try:
+            clip = job.pipeline.draft_clip(job.variant, target, cancel=token, progress=token.steps)
+        except Cancelled:
+            clip = None
+        except Exception as error:
+            if not isinstance(error, StorybeatError):
+                _log.exception("template preview of act %r failed", job.variant.name)
+            self._take_pending()
+            if self._variant_key == job.key:
+                self._variant_failed = (job.key, _message(error))
+                self._set_variant_status(self._settled_variant_status())
+            return
+        self._take_pending()
+        published = False
+        if clip is not None and self._variant_key == job.key:
+            with self._cond:
+                # A newer wish that the worker has not looked at yet makes this preview stale already.
+                if not self._variant_changed:
+                    self._variant_clip, published = (job.key, clip), True
+        if self._variant_key is not None:
+            self._set_variant_status(self._settled_variant_status())
+        if published:  # after the status: whoever hears of the new preview finds it ready
+            self._signals.variant_ready.emit()
+
     def _run_transition(self, job: _Job, token: CancelToken) -> None:
         outgoing, incoming = job.snapshot.project.acts[job.index : job.index + 2]
         clips = (self._ready[outgoing.id][1], self._ready[incoming.id][1])
@@ -540,6 +653,14 @@ class _DraftEngine:
         if changed:
             self._signals.act_status.emit(act_id)
 
+    def _set_variant_status(self, status: ActStatus) -> None:
+        with self._cond:
+            # With a newer wish pending, its evaluation decides the status: this one may be the old preview's.
+            if self._variant_changed or self._variant_status == status:
+                return
+            self._variant_status = status
+        self._signals.variant_status.emit()
+
     def _set_take_status(self, take: TakeRef, status: ActStatus) -> None:
         with self._cond:
             changed = self._take_statuses.get(take) != status
@@ -551,6 +672,14 @@ class _DraftEngine:
 def _with_take(act: Act, take_id: str) -> Act:
     """The act as it renders with `take_id` selected (its seed is the take's)."""
     return act.model_copy(update={"selected_take": take_id})
+
+
+def _template_variant(project: Project, index: int, embedded: EmbeddedTemplate) -> Act:
+    """Act `index` of `project` as applying `embedded` would leave it: ApplyTemplate itself runs on a copy of
+    the act in a scratch project, so the preview can never differ from the edit it previews."""
+    scratch = Project(settings=project.settings, acts=[project.acts[index].model_copy(deep=True)])
+    ApplyTemplate([scratch.acts[0].id], embedded).apply(scratch)
+    return scratch.acts[0]
 
 
 class _ProgressCounter:
@@ -613,6 +742,8 @@ class DraftService(QObject):
     audio_ready = Signal()  # audio decoded: .mixer() and .peaks(clip_id) now return data
     take_status_changed = Signal(str, str)  # act id, take id; read .take_status(act_id, take_id)
     take_ready = Signal(str, str)  # act id, take id: a new preview of the take, read .take_clip(...)
+    variant_status_changed = Signal()  # read .variant_status()
+    variant_ready = Signal()  # a new template preview: read .variant_clip()
 
     def __init__(self, cache: StageCache | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -624,6 +755,8 @@ class DraftService(QObject):
         self._signals.audio.connect(self.audio_ready, queued)
         self._signals.take_status.connect(self.take_status_changed, queued)
         self._signals.take_ready.connect(self.take_ready, queued)
+        self._signals.variant_status.connect(self.variant_status_changed, queued)
+        self._signals.variant_ready.connect(self.variant_ready, queued)
         self.cache = cache or StageCache()  # shared with the editor's other background jobs
         self._engine = _DraftEngine(self.cache, self._preview, self._signals)
         self._thread: _DraftThread | None = _DraftThread(self._engine)
@@ -651,6 +784,24 @@ class DraftService(QObject):
         A take's preview is the act's draft with the take selected, rendered by the take's backend.
         """
         self._engine.set_take_focus(act_id)
+
+    def set_variant_preview(self, act_id: str | None, embedded: EmbeddedTemplate | None) -> None:
+        """Preview act `act_id` of the latest project as it looks with `embedded` applied (ApplyTemplate on
+        a copy), rendered after the act under the playhead and before the acts in view; None: no preview.
+
+        A different request drops the preview shown so far and cancels its render; the preview follows
+        later edits of the act by itself. The template's files may lie outside the project folder (absolute
+        MediaRefs): nothing is copied to preview it.
+        """
+        self._engine.set_variant_preview(act_id, embedded)
+
+    def variant_status(self) -> ActStatus:
+        """The template preview's state: queued / rendering (with progress) / ready / failed (why)."""
+        return self._engine.variant()[0]
+
+    def variant_clip(self) -> StoredClip | None:
+        """The latest template preview (body frames 0..length-1) of the act asked for, or None yet."""
+        return self._engine.variant()[1]
 
     def status(self, act_id: str) -> ActStatus:
         return self._engine.status(act_id)

@@ -84,7 +84,9 @@ class DocumentController(QObject):
             raise InputError("the project has no file name yet; use Save As")
         target = chosen.resolve()
         if target.parent != self.project_dir.resolve():
-            moved = self.project.moved(self.project_dir, target.parent)
+            from app.engine.templates.library import moved_with_template_assets
+
+            moved = moved_with_template_assets(self.project, self.project_dir, target.parent)
             save_project(moved, target)
             self.replace(moved, target)
             return

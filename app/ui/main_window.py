@@ -1,4 +1,5 @@
-"""The main window: viewer on top, timeline below, inspector / takes / render queue docked; menus."""
+"""The main window: viewer on top, timeline below, inspector / takes / templates / render queue docked;
+menus."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
+from app.engine.templates import TemplateLibrary
 from app.engine.worker import DraftService
 from app.model.commands import Changes, SnapCutsToBeats
 from app.model.recovery import RecoveryStore
@@ -20,6 +22,7 @@ from app.ui.playback import PlaybackController, TransportBar
 from app.ui.preferences import Preferences, PreferencesDialog
 from app.ui.render_queue import ExportJob, RenderQueuePanel
 from app.ui.takes import TakesPanel
+from app.ui.template_browser import TemplateBrowser
 from app.ui.timeline import TimelineView
 from app.ui.viewer import PreviewViewer
 
@@ -42,7 +45,9 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         recovery: RecoveryStore,
         preferences: Preferences,
+        library: TemplateLibrary | None = None,
     ) -> None:
+        """`library`: the template library to browse (default: the built-ins and the user's own)."""
         super().__init__()
         self.document = document
         self.drafts = drafts
@@ -58,6 +63,8 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineView(document, drafts)
         self.inspector = InspectorPanel(document, drafts)
         self.takes = TakesPanel(document, drafts)
+        self.templates = TemplateBrowser(document, drafts, library or TemplateLibrary())
+        self.timeline.template_dropped.connect(self.templates.apply_template)
         self.render_queue = RenderQueuePanel()
         self.music = MusicController(document, drafts.cache, self)
 
@@ -76,6 +83,8 @@ class MainWindow(QMainWindow):
         inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.takes_dock = self._dock("Takes", self.takes, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(inspector_dock, self.takes_dock)
+        self.templates_dock = self._dock("Templates", self.templates, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(inspector_dock, self.templates_dock)
         inspector_dock.raise_()
         queue_dock = self._dock("Render queue", self.render_queue, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([inspector_dock, queue_dock], [720, 140], Qt.Orientation.Vertical)
@@ -156,6 +165,18 @@ class MainWindow(QMainWindow):
         # Checked while the panel is on screen (a tab behind the inspector is not).
         self.takes_dock.visibilityChanged.connect(takes.setChecked)
         self.takes_dock.visibilityChanged.connect(self.takes.set_active)
+        templates = self._action(view, "Te&mplates", self._on_templates_triggered, "Ctrl+Shift+M")
+        templates.setCheckable(True)
+        self.templates_dock.visibilityChanged.connect(templates.setChecked)
+        self.templates_dock.visibilityChanged.connect(self.templates.set_active)
+
+        library = bar.addMenu("&Templates")
+        self._action(library, "&Apply to Selection", self.templates.apply_to_selection, "Ctrl+Shift+A")
+        manage = self.templates.manage
+        library.addActions([manage.save_selection_action, manage.duplicate_action, manage.edit_action])
+        library.addActions([manage.rename_action, manage.delete_action])
+        library.addSeparator()
+        library.addActions([manage.import_action, manage.export_action])
 
         music = bar.addMenu("&Music")
         self._action(music, "&Replace Music…", self.music.replace_music_dialog)
@@ -231,6 +252,13 @@ class MainWindow(QMainWindow):
         else:
             self.takes_dock.show()
             self.takes_dock.raise_()
+
+    def _on_templates_triggered(self) -> None:
+        if self.templates.active:
+            self.templates_dock.close()
+        else:
+            self.templates_dock.show()
+            self.templates_dock.raise_()
 
     def _on_snap_all_triggered(self) -> None:
         self.document.execute(SnapCutsToBeats(tolerance_frames=SNAP_ALL_TOLERANCE_FRAMES))

@@ -439,3 +439,34 @@ def test_an_act_lut_travels_into_the_saved_template(library: TemplateLibrary, tm
     (tmp_path / "luts" / "teal.cube").unlink()
     with pytest.raises(InputError, match=r"teal\.cube: file not found"):
         template_files_from_act(act, tmp_path)
+
+
+def test_saving_into_another_folder_carries_the_template_files_along(tmp_path: Path) -> None:
+    from app.engine.templates.library import moved_with_template_assets
+    from app.model import Project
+    from app.model.history import History
+    from app.model.template_commands import ApplyTemplate
+
+    library = TemplateLibrary(builtin_dir=tmp_path / "builtin", user_dir=tmp_path / "user")
+    write_template(tmp_path / "user" / "noir", lut=True, references=1)
+    old_dir, new_dir = tmp_path / "scratch", tmp_path / "films"
+    old_dir.mkdir()
+    new_dir.mkdir()
+    (old_dir / "own.png").write_bytes(png_bytes((1, 2, 3)))
+    project = Project(
+        acts=[
+            Act(id="a", duration_frames=12),
+            Act(id="b", duration_frames=12, references=[MediaRef(path="own.png")]),
+        ]
+    )
+    History(project).execute(ApplyTemplate(["a", "b"], embed_template(library.get("noir"), old_dir)))
+
+    moved = moved_with_template_assets(project, old_dir, new_dir)
+
+    a, b = moved.acts
+    assert a.grade.lut is not None and a.grade.lut.path == "template-assets/noir-v1/look.cube"
+    assert (new_dir / a.grade.lut.path).read_bytes() == (old_dir / a.grade.lut.path).read_bytes()
+    assert [ref.path for ref in a.references] == ["template-assets/noir-v1/ref0.png"]
+    assert (new_dir / a.references[0].path).is_file()
+    assert moved.templates == project.templates  # the embedded copy still names files beside the project
+    assert b.references[0].path == "../scratch/own.png"  # other media still point at the same file

@@ -28,6 +28,7 @@ from app.model import (
     Act,
     AudioClip,
     CameraMove,
+    GradeSettings,
     MediaRef,
     MotionSettings,
     Project,
@@ -36,6 +37,8 @@ from app.model import (
     TransitionKind,
     TransitionSpec,
 )
+from app.model.template import EmbeddedTemplate, Template
+from app.model.template_commands import ApplyTemplate
 from tests.engine.audio_fixtures import drum_track, write_wav
 
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
@@ -485,3 +488,102 @@ def test_a_draft_made_by_the_fallback_backend_is_ready_and_flagged(
     assert drafts.status("act0") == ActStatus(ActState.ready, 1.0)
     assert drafts.status("act1") == ActStatus(ActState.ready, 1.0, fallback="model 'svd' is not registered")
     assert drafts.take_status("act1", "t100").fallback == "model 'svd' is not registered"
+
+
+# -- template previews -------------------------------------------------------------------------------------
+
+
+def _look(template_id: str, **fields: object) -> EmbeddedTemplate:
+    return EmbeddedTemplate(template=Template(id=template_id, name=template_id.title(), **fields))
+
+
+def _expected_variant(project: Project, act_index: int, embedded: EmbeddedTemplate) -> Act:
+    """The act as applying the template through the document would leave it."""
+    applied = frozen_copy(project)
+    ApplyTemplate([applied.acts[act_index].id], embedded).apply(applied)
+    return applied.acts[act_index]
+
+
+def test_a_template_preview_renders_the_act_with_the_templates_look(
+    qtbot: QtBot, drafts: DraftService, project_dir: Path, cache: StageCache
+) -> None:
+    project = _project(project_dir, count=2)
+    noir = _look("noir", grade=GradeSettings(saturation=0.0, contrast=1.6), style_prompt="film noir")
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert drafts.variant_clip() is None
+    with qtbot.waitSignal(drafts.variant_ready, timeout=WAIT_MS):
+        drafts.set_variant_preview("act1", noir)
+    assert drafts.variant_status() == ActStatus(ActState.ready, 1.0)
+    clip = drafts.variant_clip()
+    assert clip is not None and clip.length == LENGTH
+
+    pipeline = ActPipeline(project_dir, cache)
+    pipeline.set_project(project)
+    target = RenderTarget.preview(project)
+    expected = pipeline.draft_clip(_expected_variant(project, 1, noir), target).frame(5)
+    own = pipeline.draft_clip(project.acts[1], target).frame(5)
+    shown = clip.frame(5)
+    assert np.array_equal(shown, expected)
+    assert np.abs(shown.astype(int) - own.astype(int)).mean() > 10  # the look differs from the act's own
+    spread = shown.astype(int).max(axis=2) - shown.astype(int).min(axis=2)
+    assert spread.mean() < 4  # saturation 0: grey (JPEG storage keeps a little colour noise)
+    assert project.acts[1].grade.saturation == 1.0  # previewing changed nothing in the project
+
+    drafts.set_variant_preview(None, None)
+    assert drafts.variant_clip() is None
+
+
+def test_a_template_preview_renders_after_the_act_under_the_playhead_and_before_the_acts_in_view(
+    drafts: DraftService, backend: _FakeBackend, project_dir: Path
+) -> None:
+    project = _project(project_dir, count=4)
+    drafts.set_focus(5, (0, 2 * LENGTH))
+    drafts.set_variant_preview("act3", _look("noir", grade=GradeSettings(saturation=0.0)))
+    drafts.set_project(project, project_dir, 1)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    assert backend.calls == [0, 3, 1, 2, 3]  # act 0, the preview of act 3, act 1 in view, the rest
+
+
+def test_a_template_preview_that_is_replaced_is_cancelled_and_never_shown(
+    qtbot: QtBot, drafts: DraftService, project_dir: Path, cache: StageCache
+) -> None:
+    project = _project(project_dir, count=2)
+    project.acts[1].prompt = "slow"  # 20 ms a frame; no style prompt in the looks below, so it stays slow
+    project.acts[1].duration_frames = 48
+    warm = _look("warm", grade=GradeSettings(temperature=0.8))
+    cool = _look("cool", grade=GradeSettings(temperature=-0.8))
+    drafts.set_project(project, project_dir, 1)
+    drafts.set_variant_preview("act1", warm)
+    qtbot.waitUntil(lambda: drafts.variant_status().progress > 0.05, timeout=WAIT_MS)
+    assert drafts.variant_status().state is ActState.rendering
+    ready: list[bool] = []
+    drafts.variant_ready.connect(lambda: ready.append(True))
+    drafts.set_variant_preview("act1", cool)
+    assert drafts.variant_status() == ActStatus(ActState.queued)  # the warm preview's progress is gone
+    qtbot.waitUntil(lambda: drafts.variant_clip() is not None, timeout=WAIT_MS)
+
+    pipeline = ActPipeline(project_dir, cache)
+    pipeline.set_project(project)
+    target = RenderTarget.preview(project)
+    warm_key = pipeline.act_key(_expected_variant(project, 1, warm), target)
+    assert cache.get(warm_key) is None  # cancelled before its last frame: nothing stored
+    clip = drafts.variant_clip()
+    assert clip is not None and ready == [True]
+    expected = _expected_variant(project, 1, cool)
+    assert np.array_equal(clip.frame(3), pipeline.draft_clip(expected, target).frame(3))
+
+
+def test_a_template_the_act_cannot_take_fails_the_preview_with_the_reason(
+    drafts: DraftService, project_dir: Path
+) -> None:
+    project = _project(project_dir, count=1)
+    drafts.set_project(project, project_dir, 1)
+    missing_lut = EmbeddedTemplate(
+        template=Template(id="lut", name="Lut", lut="look.cube"), lut=MediaRef(path="gone/look.cube")
+    )
+    drafts.set_variant_preview("act0", missing_lut)
+    assert drafts.wait_idle(WAIT_MS / 1000)
+    status = drafts.variant_status()
+    assert status.state is ActState.failed and "look.cube" in status.message
+    assert drafts.variant_clip() is None

@@ -1,6 +1,6 @@
 """The template library (built-in and user templates, validated folders) and .zip bundles."""
 
-from app.engine.templates.bundle import export_bundle, import_bundle
+from app.engine.templates.bundle import TemplateInstalled, export_bundle, import_bundle
 from app.engine.templates.library import (
     BUILTIN_DIR,
     LibraryTemplate,
@@ -15,6 +15,7 @@ from app.engine.templates.library import (
 __all__ = [
     "BUILTIN_DIR",
     "LibraryTemplate",
+    "TemplateInstalled",
     "TemplateLibrary",
     "embed_template",
     "export_bundle",

@@ -37,6 +37,10 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, ValueError)
 
 
+class TemplateInstalled(InputError):
+    """The bundle is fine, but its template id is installed already: importing needs `replace=True`."""
+
+
 def export_bundle(template_id: str, library: TemplateLibrary, zip_path: Path) -> Path:
     """Write template `template_id` as a bundle at `zip_path` (entries `<id>/template.json`, `<id>/<file>`,
     deflated), through a temporary file renamed when complete. Returns `zip_path`."""
@@ -206,7 +210,7 @@ def _check_replacing(
         return
     if not replace:
         what = f"version {installed.template.version}" if installed else f"a broken folder {folder}"
-        raise InputError(
+        raise TemplateInstalled(
             f"{bundle}: template {template_id!r} is installed already ({what}); choose to replace it"
         )
     if installed is not None and version < installed.template.version:

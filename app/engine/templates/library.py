@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import cv2
@@ -31,6 +31,7 @@ from app.engine.keyframe import MAX_IMAGE_SIDE, declared_image_size
 from app.errors import InputError, MediaError
 from app.model.act import Act
 from app.model.media import MediaRef, sha256_file
+from app.model.project import Project
 from app.model.template import (
     IMAGE_SUFFIXES,
     LUT_SUFFIXES,
@@ -480,3 +481,40 @@ def template_files_from_act(act: Act, project_dir: Path) -> dict[str, Path]:
     if not path.is_file():
         raise InputError(f"act '{act.name}' LUT {path}: file not found")
     return {SAVED_LUT_NAME: path}
+
+
+def moved_with_template_assets(project: Project, old_dir: Path, new_dir: Path) -> Project:
+    """`project` saved into `new_dir` instead of `old_dir`: the template files copied beside it
+    (`template-assets/…` travels with the project, as embedding promises) and every other media path
+    rewritten to find the same file from the new folder."""
+    carried = {
+        ref.path
+        for _, ref in project.media_refs()
+        if PurePosixPath(ref.path).parts[:1] == (ASSETS_DIR,) and (old_dir / ref.path).is_file()
+    }
+    for path in sorted(carried):
+        target = new_dir / path
+        if not (target.is_file() and sha256_file(target) == sha256_file(old_dir / path)):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.partial")
+            shutil.copyfile(old_dir / path, partial)
+            os.replace(partial, target)
+    moved = project.moved(old_dir, new_dir)
+    # The carried files sit at the same relative paths in the new folder: keep those paths.
+    for act, original in zip(moved.acts, project.acts, strict=True):
+        act.references = [
+            source if source.path in carried else ref
+            for ref, source in zip(act.references, original.references, strict=True)
+        ]
+        if original.grade.lut is not None and original.grade.lut.path in carried:
+            act.grade = act.grade.model_copy(update={"lut": original.grade.lut})
+    moved.templates = [
+        embedded if _all_carried(embedded, carried) else copy
+        for embedded, copy in zip(project.templates, moved.templates, strict=True)
+    ]
+    return moved
+
+
+def _all_carried(embedded: EmbeddedTemplate, carried: set[str]) -> bool:
+    refs = [*embedded.references, *([embedded.lut] if embedded.lut else [])]
+    return all(ref.path in carried for ref in refs)

@@ -1,4 +1,5 @@
-"""Image files dropped onto the acts track become new acts (one per image)."""
+"""Drops onto the acts track: image files become new acts (one per image); a template card from the template
+browser applies its template to the act it lands on (or to the whole selection when that act is selected)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from app.model import Act, MediaRef, Project
 from app.model.commands import AddAct
 from app.ui.document import DocumentController
 
+#: The MIME type of a dragged template card; the data is the template id (UTF-8).
+TEMPLATE_MIME = "application/x-storybeat-template"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 #: A new act lasts this many beats when the tempo is known, else DEFAULT_SECONDS.
 BEATS_PER_NEW_ACT = 8
@@ -63,3 +66,17 @@ def add_images(document: DocumentController, paths: list[Path], index: int) -> N
         for offset, act in enumerate(acts):
             document.execute(AddAct(act, index=index + offset))
     document.set_selection([act.id for act in acts])
+
+
+def template_id(mime: QMimeData) -> str | None:
+    """The id of a dragged template card, or None when the drag carries none."""
+    if not mime.hasFormat(TEMPLATE_MIME):
+        return None
+    return bytes(mime.data(TEMPLATE_MIME).data()).decode("utf-8", errors="replace").strip() or None
+
+
+def template_targets(document: DocumentController, act_index: int) -> list[str]:
+    """The acts a template dropped on act `act_index` applies to: the whole selection when that act is part of
+    it (so one drop styles several acts), else that act alone."""
+    act_id = document.project.acts[act_index].id
+    return list(document.selected_ids) if act_id in document.selected_ids else [act_id]

@@ -31,7 +31,7 @@ from app.model.timebase import frames_to_seconds
 from app.ui.document import DocumentController
 from app.ui.timeline.content import TimelineContent
 from app.ui.timeline.drags import MoveDrag, RollDrag, TrimDrag
-from app.ui.timeline.dropped_images import add_images, image_paths
+from app.ui.timeline.dropped_images import add_images, image_paths, template_id, template_targets
 from app.ui.timeline.geometry import HEADER_WIDTH, HitKind, RowKind, TimelineGeometry, insertion_boundary
 from app.ui.timeline.mouse import MouseGestures
 from app.ui.timeline.painter import PaintState, TimelinePainter
@@ -58,6 +58,8 @@ class TimelineView(QWidget):
 
     #: The frames [first, end) now on screen, after every scroll, zoom, resize or length change.
     visible_range_changed = Signal(int, int)
+    #: A template card was dropped on an act: (template id, ids of the acts to apply it to).
+    template_dropped = Signal(str, list)
 
     def __init__(
         self, document: DocumentController, drafts: DraftService | None, parent: QWidget | None = None
@@ -241,12 +243,20 @@ class TimelineView(QWidget):
         return super().event(event)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if image_paths(event.mimeData()):
+        mime = event.mimeData()
+        if image_paths(mime) or template_id(mime) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if template_id(event.mimeData()) is not None:
+            # A template lands on an act, not between acts: no insertion line.
+            if self._act_index_at(event.position().x(), event.position().y()) is None:
+                event.ignore()
+            else:
+                event.acceptProposedAction()
+            return
         boundary = self._drop_index(event.position().x(), event.position().y())
         if boundary is None:
             event.ignore()
@@ -261,9 +271,19 @@ class TimelineView(QWidget):
         self.update()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Image files dropped on the acts track become acts, inserted between the acts nearest the drop."""
+        """Image files dropped on the acts track become acts, inserted between the acts nearest the drop; a
+        template card dropped on an act asks for its template on that act (or on the selection holding it)."""
         self._drop_boundary = None
         self.update()
+        dropped_template = template_id(event.mimeData())
+        if dropped_template is not None:
+            act_index = self._act_index_at(event.position().x(), event.position().y())
+            if act_index is None:
+                event.ignore()
+                return
+            event.acceptProposedAction()
+            self.template_dropped.emit(dropped_template, template_targets(self._document, act_index))
+            return
         paths = image_paths(event.mimeData())
         index = self._drop_index(event.position().x(), event.position().y())
         if not paths or index is None:
@@ -393,6 +413,11 @@ class TimelineView(QWidget):
         if x < HEADER_WIDTH or not self._geometry.row(RowKind.acts).contains(y):
             return None
         return insertion_boundary(self._content.bounds, self._geometry.frame_at(x))
+
+    def _act_index_at(self, x: float, y: float) -> int | None:
+        """The index of the act drawn at (x, y) pixels, or None where there is no act."""
+        hit = self._mouse.hit(x, y)
+        return hit.index if hit.kind in (HitKind.act, HitKind.act_edge) else None
 
     def _update_act(self, act_id: str) -> None:
         index = self._content.index_by_id.get(act_id)
