@@ -48,6 +48,18 @@ class TrimmedClip:
         return self._source.frame(index)
 
 
+class NotedClip:
+    """A clip with a note for the user about how it was made (e.g. a degraded generation)."""
+
+    def __init__(self, source: Clip, note: str) -> None:
+        self._source = source
+        self.length = source.length
+        self.note = note
+
+    def frame(self, index: int) -> np.ndarray:
+        return self._source.frame(index)
+
+
 class LazyClip:
     """Builds its clip on first use, so a long render starts at once and reports progress act by act."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,14 +26,23 @@ import cv2
 import numpy as np
 
 from app.engine.audio.reactivity import act_envelope
-from app.engine.backends import BUILTIN_BACKEND, MotionBackend, MotionRequest, get_backend
+from app.engine.backends import BUILTIN_BACKEND, MotionBackend, MotionRequest, backend_for, get_backend
 from app.engine.cache import StageCache, cache_key
 from app.engine.cancel import CancelToken, ProgressFn
-from app.engine.clip import DRAFT_JPEG_QUALITY, FINAL_JPEG_QUALITY, Clip, GradedClip, StoredClip, write_frames
+from app.engine.clip import (
+    DRAFT_JPEG_QUALITY,
+    FINAL_JPEG_QUALITY,
+    Clip,
+    GradedClip,
+    NotedClip,
+    StoredClip,
+    write_frames,
+)
 from app.engine.finish import FinishedClip, Finisher
 from app.engine.grade import Grader, load_cube_lut
 from app.engine.keyframe import fit_image, load_image, placeholder_slate
 from app.engine.media import MediaResolver
+from app.engine.models.catalog import ADAPTER_REVISION
 from app.engine.models.registry import ModelEntry, ModelRegistry
 from app.errors import Cancelled, RenderError, StorybeatError
 from app.model import Act, AudioClip, Project
@@ -77,10 +87,15 @@ class ActPipeline:
         self._fps = Fraction(24)
         self._envelopes: dict[tuple[object, ...], np.ndarray] = {}
         self._acts: list[Act] = []
+        self._positions: dict[str, int] = {}  # act id -> index in self._acts
         self._size = (0, 0)  # the project's frame size: generated keyframes are made at it
         self.registry = ModelRegistry()
         self._models: dict[str, ModelEntry | StorybeatError] = {}  # registry lookups of this snapshot
         self._fallbacks: dict[str, str] = {}  # act key -> why the act was rendered by the motion backend
+        # Motion inputs of this snapshot's acts by (act id, target, backend override), with a copy of the act
+        # they were computed for (a variant with the same id — a take, a template preview — differs).
+        self._inputs: dict[tuple[str, RenderTarget, str | None], tuple[Act, dict[str, Any]]] = {}
+        self._last_frames: dict[tuple[str, RenderTarget], np.ndarray] = {}  # by motion key, this snapshot
 
     def set_project(self, project: Project) -> None:
         """Where each act sits and which music drives audio-reactive motion (the beat grid's source clip,
@@ -92,9 +107,12 @@ class ActPipeline:
         self._music = candidates[0] if candidates else None
         self._fps = project.settings.fps
         self._acts = list(project.acts)
+        self._positions = {act.id: index for index, act in enumerate(self._acts)}
         self._size = (project.settings.width, project.settings.height)
         with self._lock:
             self._models.clear()  # a model may have been registered or its folder changed since
+            self._inputs.clear()
+            self._last_frames.clear()
 
     def model(self, name: str) -> ModelEntry:
         """The registered model `name` (validated once per project snapshot); InputError when unusable."""
@@ -116,8 +134,7 @@ class ActPipeline:
         if name == BUILTIN_BACKEND:
             return get_backend(name), None
         try:
-            self.model(name)
-            return get_backend(name, self.registry), None
+            return backend_for(self.model(name)), None
         except StorybeatError as error:
             return get_backend(BUILTIN_BACKEND), f"{error}"
 
@@ -127,12 +144,12 @@ class ActPipeline:
             return self._fallbacks.get(key)
 
     def _neighbours(self, act: Act) -> tuple[Act | None, Act | None]:
-        for index, candidate in enumerate(self._acts):
-            if candidate.id == act.id:
-                before = self._acts[index - 1] if index > 0 else None
-                after = self._acts[index + 1] if index + 1 < len(self._acts) else None
-                return before, after
-        return None, None
+        index = self._positions.get(act.id)
+        if index is None:
+            return None, None
+        before = self._acts[index - 1] if index > 0 else None
+        after = self._acts[index + 1] if index + 1 < len(self._acts) else None
+        return before, after
 
     def reactivity(self, act: Act) -> np.ndarray | None:
         """The onset envelope under the act's frames when it reacts to the music, else None."""
@@ -188,17 +205,50 @@ class ActPipeline:
         return key
 
     def _motion_inputs(self, act: Act, target: RenderTarget, backend_override: str | None) -> dict[str, Any]:
-        """What the ungraded motion of the act depends on."""
+        """What the ungraded motion of the act depends on (memoised per snapshot: continuity chains read
+        their predecessors' inputs, and a chain is walked from its start so the recursion stays shallow)."""
+        memo = (act.id, target, backend_override)
+        with self._lock:
+            found = self._inputs.get(memo)
+        if found is not None and found[0] == act:
+            return found[1]
+        if act.generation.start_from_previous:
+            for earlier in self._chain_before(act, lambda e: self._memoised(e, target)):
+                self._motion_inputs(earlier, target, None)
+        inputs = self._compute_motion_inputs(act, target, backend_override)
+        with self._lock:
+            self._inputs[memo] = (act.model_copy(deep=True), inputs)  # a copy: callers may edit the act
+        return inputs
+
+    def _chain_before(self, act: Act, known: Callable[[Act], bool]) -> list[Act]:
+        """The acts this one continues from, earliest first (each starting from the previous one's end),
+        back to the first whose result is `known` already (it is included: its result is what we need)."""
+        chain: list[Act] = []
+        previous, _ = self._neighbours(act)
+        while previous is not None and len(chain) < len(self._acts):
+            chain.append(previous)
+            if not previous.generation.start_from_previous or known(previous):
+                break
+            previous, _ = self._neighbours(previous)
+        return chain[::-1]
+
+    def _memoised(self, act: Act, target: RenderTarget) -> bool:
+        with self._lock:
+            found = self._inputs.get((act.id, target, None))
+        return found is not None and found[0] == act
+
+    def _compute_motion_inputs(
+        self, act: Act, target: RenderTarget, backend_override: str | None
+    ) -> dict[str, Any]:
         name = self.backend_name(act, target, backend_override)
         backend, reason = self.resolve_backend(name)
         generative = backend.name != BUILTIN_BACKEND
         envelope = self.reactivity(act)
         return {
             "keyframe": self._keyframe_inputs(act, target),
-            "end_on": self._end_keyframe_inputs(act, target),
+            "end_on": self._end_keyframe_inputs(act, target) if backend.uses_last_frame else None,
             "fit": act.fit,
-            "prompt": act.full_prompt(),
-            "negative_prompt": act.negative_prompt,
+            "prompt": [act.full_prompt(), act.negative_prompt] if backend.uses_prompt else None,
             "seed": act.effective_seed(),
             "motion": act.motion.model_dump(mode="json"),
             "length": act.duration_frames,
@@ -226,7 +276,10 @@ class ActPipeline:
                 if refined is None
                 else [
                     refined.revision,
+                    ADAPTER_REVISION,
                     act.generation.refine_strength,
+                    act.generation.steps,
+                    act.generation.guidance,
                     act.fit,
                     act.full_prompt(),
                     act.negative_prompt,
@@ -259,23 +312,28 @@ class ActPipeline:
         except StorybeatError:
             return None  # rendered unrefined; `_refined` records why
 
-    def _generated_keyframe_key(self, act: Act, target: RenderTarget) -> str:
-        name = act.generation.keyframe_model
-        model = None
-        if name is not None:
-            try:
-                model = self.model(name)
-            except StorybeatError:
-                model = None
+    def _slate_key(self, act: Act, target: RenderTarget) -> str:
         size = list(self._keyframe_size(target))
-        if model is None:
-            return cache_key("slate", {"prompt": act.prompt, "seed": act.effective_seed(), "size": size})
+        return cache_key("slate", {"prompt": act.prompt, "seed": act.effective_seed(), "size": size})
+
+    def _generated_keyframe_key(self, act: Act, target: RenderTarget) -> str:
+        """The key of the act's generated keyframe; a slate's when no model makes it (one asked for but
+        unusable here is part of the key, so the act's flag goes when the request does)."""
+        name = act.generation.keyframe_model
+        if name is None:
+            return self._slate_key(act, target)
+        try:
+            model = self.model(name)
+        except StorybeatError:
+            return cache_key("slate", {"slate": self._slate_key(act, target), "unavailable": name})
+        size = list(self._keyframe_size(target))
         return cache_key(
             "keyframe",
             {
                 "prompt": act.full_prompt(),
                 "seed": act.effective_seed(),
                 "model": model.revision,
+                "adapter": ADAPTER_REVISION,
                 "negative_prompt": act.negative_prompt,
                 "steps": act.generation.steps,
                 "guidance": act.generation.guidance,
@@ -285,14 +343,41 @@ class ActPipeline:
 
     # -- stages ----------------------------------------------------------------------------------------
 
-    def keyframes(self, act: Act, target: RenderTarget, notes: list[str] | None = None) -> list[np.ndarray]:
+    def keyframes(
+        self,
+        act: Act,
+        target: RenderTarget,
+        notes: list[str] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[np.ndarray]:
         """The act's pictures to animate: the previous act's last frame when it continues from it, else its
         references (refined for final renders when a refine model is set) or a generated keyframe."""
         previous, _ = self._neighbours(act)
-        if act.generation.start_from_previous and previous is not None:
-            motion = self._motion_clip(previous, target, None, None, None, notes)
-            return [motion.frame(previous.duration_frames - 1)]
-        return self._own_keyframes(act, target, notes)
+        if not (act.generation.start_from_previous and previous is not None):
+            return self._own_keyframes(act, target, notes)
+
+        # Walk the chain from its start, so each act's last frame is computed once and the recursion stays
+        # shallow however long the chain.
+        def last_frame_known(earlier: Act) -> bool:
+            memo = self._last_frame_memo(earlier, target)  # not under the lock: it takes it itself
+            with self._lock:
+                return memo in self._last_frames
+
+        last: np.ndarray | None = None
+        for earlier in self._chain_before(act, last_frame_known):
+            memo = self._last_frame_memo(earlier, target)
+            with self._lock:
+                last = self._last_frames.get(memo)
+            if last is None:
+                motion = self._motion_clip(earlier, target, None, cancel, None, notes)
+                last = motion.frame(earlier.duration_frames - 1)
+                with self._lock:
+                    self._last_frames[memo] = last
+        assert last is not None
+        return [last]
+
+    def _last_frame_memo(self, act: Act, target: RenderTarget) -> tuple[str, RenderTarget]:
+        return cache_key("motion", self._motion_inputs(act, target, None)), target
 
     def _own_keyframes(self, act: Act, target: RenderTarget, notes: list[str] | None) -> list[np.ndarray]:
         if not act.references:
@@ -360,9 +445,7 @@ class ActPipeline:
                 folder / "slate.png", placeholder_slate(act.prompt, act.effective_seed(), width, height)
             )
 
-        return _read_png(
-            self.cache.get_or_create(self._generated_keyframe_key(act, target), write) / "slate.png"
-        )
+        return _read_png(self.cache.get_or_create(self._slate_key(act, target), write) / "slate.png")
 
     def _text_to_image(self, act: Act, model: ModelEntry, target: RenderTarget) -> np.ndarray:
         width, height = self._keyframe_size(target)
@@ -412,8 +495,9 @@ class ActPipeline:
         notes: list[str] = []
         clip = self._graded(act, self._motion_clip(act, target, backend_override, cancel, progress, notes))
         if notes:
+            key = self.act_key(act, target, backend_override)  # not under the lock: it takes it itself
             with self._lock:
-                self._fallbacks[self.act_key(act, target, backend_override)] = "; ".join(notes)
+                self._fallbacks[key] = "; ".join(notes)
         return clip
 
     def _graded(self, act: Act, clip: Clip) -> Clip:
@@ -445,8 +529,10 @@ class ActPipeline:
             else None
         )
         rate = act.generation.generation_fps
+        notes = [] if notes is None else notes
+        noted_before = len(notes)
         request = MotionRequest(
-            keyframes=self.keyframes(act, target, notes),
+            keyframes=self.keyframes(act, target, notes, cancel),
             fit=act.fit,
             motion=act.motion,
             length=act.duration_frames,
@@ -477,6 +563,12 @@ class ActPipeline:
                 # watchable and say why.
                 _note(notes, f"{name!r} failed, rendered with the built-in motion backend: {error}")
                 return get_backend(BUILTIN_BACKEND).animate(request, cancel, progress)
+            if isinstance(generated, NotedClip):
+                _note(notes, generated.note)
+            if len(notes) > noted_before:
+                # Made from a stand-in (an unrefined keyframe, a slate, a fallen-back previous act) or at a
+                # lower resolution: kept apart, so the real thing is made once it can be.
+                key = _fallback_key(key)
             quality = DRAFT_JPEG_QUALITY if target.draft else FINAL_JPEG_QUALITY
 
             def write(out: Path) -> None:

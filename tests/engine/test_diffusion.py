@@ -427,3 +427,114 @@ def test_act_can_end_on_the_next_acts_keyframe(project_dir: Path) -> None:
         np.abs(end.astype(int) - next_keyframe.astype(int)).mean()
         < np.abs(start.astype(int) - next_keyframe.astype(int)).mean()
     )
+
+
+# -- failures that must neither hang nor stick ---------------------------------------------------------------
+
+
+def test_a_final_render_that_falls_back_finishes_and_says_why(
+    project_dir: Path, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    def no_memory(self: DiffusionBackend, request: Any, frames: int, policy: MemoryPolicy) -> Any:
+        raise _oom()
+
+    monkeypatch.setattr(DiffusionBackend, "arguments", no_memory)
+    project = _project(project_dir, final_backend="svd")
+    pipeline = _pipeline(project_dir, project)
+    act, target = project.acts[0], RenderTarget.final(project)
+    done: list[np.ndarray] = []
+    worker = threading.Thread(target=lambda: done.append(pipeline.clip(act, target).frame(0)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert done and done[0].shape == (64, 64, 3)  # finished: no lock taken twice
+    reason = pipeline.fallback_reason(pipeline.act_key(act, target))
+    assert reason is not None and "memory" in reason
+
+
+def test_a_failed_keyframe_generation_is_retried_later_not_kept(
+    project_dir: Path, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.engine.backends.diffusion as diffusion
+
+    project = _project(project_dir)
+    act = project.acts[0].model_copy(
+        update={"references": [], "generation": GenerationSettings(steps=STEPS, keyframe_model="sd")}
+    )
+    cache = StageCache(project_dir / "cache")
+    target = RenderTarget.final(project)
+    notes: list[str] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(diffusion, "text_to_image", lambda *a, **k: (_ for _ in ()).throw(InputError("broken")))
+        slate = _pipeline(project_dir, project, cache).keyframes(act, target, notes)[0]
+    assert notes and "broken" in notes[0]
+    notes.clear()
+    keyframe = _pipeline(project_dir, project, cache).keyframes(act, target, notes)[0]
+    assert notes == []  # made by the model this time, nothing "damaged" left behind
+    assert np.abs(keyframe.astype(int) - slate.astype(int)).mean() > 5
+
+
+def test_video_made_from_a_stand_in_keyframe_is_not_kept_as_the_real_one(
+    project_dir: Path, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.engine.backends.diffusion as diffusion
+
+    project = _project(project_dir, final_backend="svd")
+    act = project.acts[0].model_copy(
+        update={"generation": GenerationSettings(steps=STEPS, refine_model="sd", refine_strength=0.5)}
+    )
+    project = project.model_copy(update={"acts": [act, project.acts[1]]})
+    cache = StageCache(project_dir / "cache")
+    target = RenderTarget.final(project)
+    with monkeypatch.context() as patch:
+        patch.setattr(diffusion, "refine_image", lambda *a, **k: (_ for _ in ()).throw(InputError("no vram")))
+        degraded = _pipeline(project_dir, project, cache)
+        first = _frames(degraded.clip(act, target), 8)
+        assert "not refined" in (degraded.fallback_reason(degraded.act_key(act, target)) or "")
+    healthy = _pipeline(project_dir, project, cache)
+    second = _frames(healthy.clip(act, target), 8)
+    assert healthy.fallback_reason(healthy.act_key(act, target)) is None
+    assert np.abs(first.astype(int) - second.astype(int)).mean() > 1  # regenerated from the refined keyframe
+
+
+def test_refined_keyframes_are_keyed_by_their_steps(project_dir: Path, registry: ModelRegistry) -> None:
+    project = _project(project_dir)
+    pipeline = _pipeline(project_dir, project)
+    target = RenderTarget.final(project)
+    keys = {
+        pipeline.act_key(
+            project.acts[0].model_copy(
+                update={"generation": GenerationSettings(steps=steps, refine_model="sd", refine_strength=0.5)}
+            ),
+            target,
+        )
+        for steps in (2, 30)
+    }
+    assert len(keys) == 2
+
+
+def test_edits_a_model_ignores_do_not_rerender(project_dir: Path, registry: ModelRegistry) -> None:
+    project = _project(project_dir, final_backend="svd")
+    pipeline = _pipeline(project_dir, project)
+    target = RenderTarget.final(project)
+    act = project.acts[0]
+    worded = act.model_copy(update={"style_prompt": "oil painting"})
+    assert pipeline.act_key(act, target) == pipeline.act_key(worded, target)  # SVD reads no prompt
+    ltx = act.model_copy(update={"final_backend": "ltx"})
+    assert pipeline.act_key(ltx, target) != pipeline.act_key(
+        ltx.model_copy(update={"style_prompt": "oil painting"}), target
+    )
+
+
+def test_long_continuity_chains_stay_shallow(project_dir: Path) -> None:
+    photos = sorted(p.name for p in project_dir.glob("0*.jpg"))
+    chained = GenerationSettings(start_from_previous=True)
+    acts = [Act(id="a0", duration_frames=2, references=[MediaRef(path=photos[0])])] + [
+        Act(id=f"a{i}", duration_frames=2, generation=chained) for i in range(1, 800)
+    ]
+    project = Project(settings=ProjectSettings(fps=Fraction(8), width=32, height=32), acts=acts)
+    pipeline = _pipeline(project_dir, project)
+    target = RenderTarget.preview(project)
+    assert len({pipeline.act_key(act, target) for act in project.acts}) == len(acts)
+    assert pipeline.keyframes(project.acts[-1], target)[0].shape == (32, 32, 3)

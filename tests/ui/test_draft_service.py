@@ -55,6 +55,8 @@ class _FakeBackend:
 
     name = "motion"
     revision = "test"
+    uses_prompt = True  # the fake reads its prompt (see above), so prompts belong in its keys
+    uses_last_frame = True
 
     def __init__(self) -> None:
         self.calls: list[int] = []

@@ -9,7 +9,7 @@ import threading
 from app.engine.backends.base import MotionBackend, MotionRequest
 from app.engine.backends.builtin import BuiltinMotionBackend
 from app.engine.models.catalog import Task, pipeline_spec, tasks_of
-from app.engine.models.registry import ModelRegistry
+from app.engine.models.registry import ModelEntry, ModelRegistry
 from app.errors import InputError
 
 _log = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ _log = logging.getLogger(__name__)
 BUILTIN_BACKEND = "motion"
 _BUILTIN: dict[str, MotionBackend] = {BUILTIN_BACKEND: BuiltinMotionBackend()}
 # One backend object per model folder state, so repeated lookups share it (it is stateless beyond that).
-_loaded: dict[tuple[str, str], MotionBackend] = {}
+_loaded: dict[tuple[str, str, str], MotionBackend] = {}
 _loaded_lock = threading.Lock()
 
 
@@ -63,14 +63,27 @@ def get_backend(name: str, registry: ModelRegistry | None = None) -> MotionBacke
     if registry.find(name) is None:
         choices = ", ".join(backend_names(registry))
         raise InputError(f"unknown backend {name!r} (available: {choices})")
-    entry = registry.get(name)  # re-validates the folder
+    return backend_for(registry.get(name))  # re-validates the folder
+
+
+def backend_for(entry: ModelEntry) -> MotionBackend:
+    """The backend of a registered (already validated) image-to-video model."""
     from app.engine.backends.diffusion import DiffusionBackend  # cv2/PIL only when a model is used
 
+    memo = (entry.name, entry.revision, str(entry.path))
     with _loaded_lock:
-        backend = _loaded.get((entry.name, entry.revision))
+        backend = _loaded.get(memo)
         if backend is None:
-            backend = _loaded[(entry.name, entry.revision)] = DiffusionBackend(entry)
+            backend = _loaded[memo] = DiffusionBackend(entry)
     return backend
 
 
-__all__ = ["BUILTIN_BACKEND", "MotionBackend", "MotionRequest", "backend_names", "get_backend", "model_names"]
+__all__ = [
+    "BUILTIN_BACKEND",
+    "MotionBackend",
+    "MotionRequest",
+    "backend_for",
+    "backend_names",
+    "get_backend",
+    "model_names",
+]

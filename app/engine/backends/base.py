@@ -44,6 +44,10 @@ class MotionBackend(Protocol):
     name: str
     #: Changes whenever the backend's output for the same request changes (part of every cache key).
     revision: str
+    #: Whether the prompts change its pictures (cache keys leave out what a backend ignores).
+    uses_prompt: bool
+    #: Whether it can be pinned to a last frame (`MotionRequest.last_keyframe`).
+    uses_last_frame: bool
 
     def animate(
         self, request: MotionRequest, cancel: CancelToken | None = None, progress: ProgressFn | None = None

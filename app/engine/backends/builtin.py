@@ -17,6 +17,8 @@ from app.engine.temporal import RetimedClip
 class BuiltinMotionBackend:
     name = "motion"
     revision = "1"
+    uses_prompt = False  # camera moves over the keyframe: words change nothing
+    uses_last_frame = True  # morphs into the next act's keyframe
 
     def animate(
         self, request: MotionRequest, cancel: CancelToken | None = None, progress: ProgressFn | None = None

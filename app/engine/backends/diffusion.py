@@ -25,18 +25,22 @@ import numpy as np
 
 from app.engine.backends.base import MotionRequest
 from app.engine.cancel import CancelToken, ProgressFn
-from app.engine.clip import Clip, TrimmedClip
+from app.engine.clip import Clip, NotedClip, TrimmedClip
 from app.engine.keyframe import fit_image
-from app.engine.models.catalog import Family, PipelineSpec, Task, generation_size, pipeline_spec
+from app.engine.models.catalog import (
+    ADAPTER_REVISION,
+    Family,
+    PipelineSpec,
+    Task,
+    generation_size,
+    pipeline_spec,
+)
 from app.engine.models.memory import MemoryPolicy, decode_chunk_size, run_with_memory_ladder
 from app.engine.models.pool import ModelPool, default_pool
 from app.engine.models.registry import ModelEntry
 from app.engine.temporal import RetimedClip
 from app.errors import InputError, RenderError
 from app.model import CameraMove, FitMode
-
-#: Bumped when the mapping from a request to pipeline arguments changes (part of every cache key).
-ADAPTER_REVISION = "1"
 
 #: The lower-resolution rung of the memory ladder generates at this fraction of each side.
 _LOW_RESOLUTION_SCALE = 0.5
@@ -96,13 +100,14 @@ def generate(
     pool: ModelPool | None = None,
     cancel: CancelToken | None = None,
     progress: ProgressFn | None = None,
-) -> list[np.ndarray]:
-    """Run `class_name` of the registered model with `arguments(policy)`; uint8 RGB frames.
+) -> tuple[list[np.ndarray], MemoryPolicy]:
+    """Run `class_name` of the registered model with `arguments(policy)`; uint8 RGB frames and the memory
+    policy they were made under.
 
     Out-of-memory runs are retried down the memory ladder (the pool remembers the policy that worked);
     Cancelled propagates from the step callback and nothing partial is returned.
     """
-    with (pool or default_pool()).acquire(entry, class_name) as loaded:
+    with (pool or default_pool()).acquire(entry, class_name, cancel) as loaded:
 
         def on_step(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if cancel is not None:
@@ -111,7 +116,7 @@ def generate(
                 progress(step + 1, max(int(getattr(pipe, "num_timesteps", 0) or 0), step + 1))
             return {}
 
-        def attempt(policy: MemoryPolicy) -> list[np.ndarray]:
+        def attempt(policy: MemoryPolicy) -> tuple[list[np.ndarray], MemoryPolicy]:
             if policy != loaded.policy:
                 loaded.set_policy(policy)
             if cancel is not None:
@@ -123,7 +128,7 @@ def generate(
                 free_hooks = getattr(loaded.pipe, "maybe_free_model_hooks", None)
                 if free_hooks is not None:
                     free_hooks()
-            return _to_uint8(_output_frames(output))
+            return _to_uint8(_output_frames(output)), policy
 
         return run_with_memory_ladder(attempt, loaded.policy)
 
@@ -173,20 +178,24 @@ class FolderTraits:
 
 
 def folder_traits(folder: Path, spec: PipelineSpec) -> FolderTraits:
-    """Read the traits from the denoiser's config (`transformer/config.json`)."""
+    """Read the traits from the denoiser's config (`transformer/config.json`); InputError when it is not
+    the JSON object a model of this family has."""
+    path = folder / "transformer" / "config.json"
     try:
-        config = json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        config = {}
-    if spec.family is Family.wan:
-        # Wan's first-and-last-frame checkpoints add positional embeddings for the second image; plain
-        # image-to-video checkpoints fail when given a last image.
-        flf = config.get("pos_embed_seq_len") is not None
-        return FolderTraits(first_last_frame=flf, needs_last_frame=flf, fixed_size=None)
-    if spec.family is Family.cogvideox and config.get("use_learned_positional_embeddings"):
-        # CogVideoX 1.0 learned its positional embeddings at one size (720×480) and refuses any other.
-        size = (int(config["sample_width"]) * 8, int(config["sample_height"]) * 8)
-        return FolderTraits(first_last_frame=False, needs_last_frame=False, fixed_size=size)
+        config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if not isinstance(config, dict):
+            raise ValueError("not a JSON object")
+        if spec.family is Family.wan:
+            # Wan's first-and-last-frame checkpoints add positional embeddings for the second image; plain
+            # image-to-video checkpoints fail when given a last image.
+            flf = config.get("pos_embed_seq_len") is not None
+            return FolderTraits(first_last_frame=flf, needs_last_frame=flf, fixed_size=None)
+        if spec.family is Family.cogvideox and config.get("use_learned_positional_embeddings"):
+            # CogVideoX 1.0 learned its positional embeddings at one size (720×480) and refuses any other.
+            size = (int(config["sample_width"]) * 8, int(config["sample_height"]) * 8)
+            return FolderTraits(first_last_frame=False, needs_last_frame=False, fixed_size=size)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path}: cannot read the model's transformer config ({error})") from None
     return FolderTraits(spec.first_last_frame, needs_last_frame=False, fixed_size=None)
 
 
@@ -205,13 +214,16 @@ class DiffusionBackend:
         self.revision = f"{entry.revision[:16]}.{ADAPTER_REVISION}"
         self.traits = folder_traits(entry.path, self.spec)
         self._pool = pool
+        # What the model reads, so cache keys leave out what it ignores (an edit there changes nothing).
+        self.uses_prompt = self.spec.uses_prompt
+        self.uses_last_frame = self.traits.first_last_frame
 
     def animate(
         self, request: MotionRequest, cancel: CancelToken | None = None, progress: ProgressFn | None = None
     ) -> Clip:
         rate = request.generation_fps or self.spec.native_fps
         count, real_time = model_frame_count(self.spec, request.length, request.fps, rate)
-        frames = generate(
+        frames, policy = generate(
             self.entry,
             self.entry.pipeline,
             lambda policy: self.arguments(request, count, policy),
@@ -222,9 +234,14 @@ class DiffusionBackend:
         resized = [_resize(frame, request.width, request.height) for frame in frames]
         source = FramesClip(resized)
         method = request.interpolation
-        if real_time:
-            return TrimmedClip(RetimedClip(source, rate, request.fps, method=method), request.length)
-        return RetimedClip(source, rate, request.fps, length=request.length, method=method)
+        clip: Clip = (
+            TrimmedClip(RetimedClip(source, rate, request.fps, method=method), request.length)
+            if real_time
+            else RetimedClip(source, rate, request.fps, length=request.length, method=method)
+        )
+        if policy >= MemoryPolicy.lower_resolution:
+            return NotedClip(clip, f"{self.name!r} ran out of memory: generated at half resolution")
+        return clip
 
     def arguments(self, request: MotionRequest, frames: int, policy: MemoryPolicy) -> dict[str, Any]:
         """The pipeline call arguments for `request` (without output type and callback)."""
@@ -331,7 +348,7 @@ def text_to_image(
         base = _still_arguments(spec, prompt, negative_prompt, seed, steps, guidance)
         return {**base, "width": gen_width, "height": gen_height}
 
-    images = generate(entry, entry.pipeline, arguments, pool=pool, cancel=cancel, progress=progress)
+    images, _ = generate(entry, entry.pipeline, arguments, pool=pool, cancel=cancel, progress=progress)
     return _resize(images[0], width, height)
 
 
@@ -368,5 +385,5 @@ def refine_image(
         extra = {"width": gen_width, "height": gen_height} if spec.family is Family.flux else {}
         return {**base, **extra, "image": _pil(fitted), "strength": strength}
 
-    images = generate(entry, class_name, arguments, pool=pool, cancel=cancel, progress=progress)
+    images, _ = generate(entry, class_name, arguments, pool=pool, cancel=cancel, progress=progress)
     return _resize(images[0], width, height)

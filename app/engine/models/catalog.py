@@ -15,6 +15,9 @@ from fractions import Fraction
 
 from app.errors import InputError
 
+#: Bumped when the mapping from act fields to pipeline arguments changes (part of every generated key).
+ADAPTER_REVISION = "1"
+
 
 class Task(StrEnum):
     image_to_video = "image_to_video"

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from app.engine.cancel import CancelToken
 from app.engine.models.catalog import pipeline_spec
 from app.engine.models.loader import dtype_keyword, import_diffusers, load_pipeline
 from app.engine.models.memory import (
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 
     from app.engine.models.registry import ModelEntry
 
+#: How often a wait for the pool checks its cancel token (seconds).
+_WAIT_STEP_S = 0.1
+
 #: Loads `class_name` from the entry's folder: (entry, class_name, device, dtype) -> pipeline.
 Loader = Callable[["ModelEntry", str, str, "torch.dtype"], Any]
 #: Makes a `class_name` pipeline that shares the components of a loaded one: (base, class_name, dtype).
@@ -47,7 +51,9 @@ def derive_pipeline(base: Any, class_name: str, dtype: torch.dtype) -> Any:
     pipeline_spec(class_name)  # only allow-listed classes are ever instantiated
     pipeline_class = getattr(import_diffusers(), class_name)
     # from_pipe casts the components to float32 unless given the dtype, which would change `base` too.
-    return pipeline_class.from_pipe(base, **{dtype_keyword(): dtype})
+    derived = pipeline_class.from_pipe(base, **{dtype_keyword(): dtype})
+    derived.set_progress_bar_config(disable=True)  # progress goes through the step callback, not tqdm
+    return derived
 
 
 @dataclass
@@ -72,12 +78,14 @@ class LoadedModel:
     _resident: _Resident = field(repr=False, compare=False)
 
     def set_policy(self, policy: MemoryPolicy) -> None:
-        """Re-place the pipeline for `policy` (after an out-of-memory error); later jobs start from it."""
+        """Re-place the pipeline for `policy` (after an out-of-memory error); later jobs start from it —
+        except the lower-resolution rung, which changes the pictures: each job has to earn that one."""
         if policy == self.policy:
             return
         self._resident.placed = None  # until placed again: a failed placement leaves it half moved
         apply_policy(self.pipe, policy, self.plan)
-        self.policy = self._resident.policy = policy
+        self.policy = policy
+        self._resident.policy = min(policy, MemoryPolicy.sequential_offload)
         self._resident.placed = self.class_name
 
 
@@ -110,14 +118,19 @@ class ModelPool:
         return self._plan
 
     @contextmanager
-    def acquire(self, entry: ModelEntry, class_name: str) -> Iterator[LoadedModel]:
+    def acquire(
+        self, entry: ModelEntry, class_name: str, cancel: CancelToken | None = None
+    ) -> Iterator[LoadedModel]:
         """Hold the pool and get `entry` loaded as `class_name` (its own class or its spec's img2img_class).
 
-        Blocks while another thread holds the pool. The model stays loaded after the block; a policy the
-        caller raises with `set_policy` is kept for the next job. InputError if the model cannot run as
-        `class_name`.
+        Waits while another thread holds the pool (checking `cancel`: a cancelled export must not wait for a
+        draft's generation to end). The model stays loaded after the block; a policy the caller raises with
+        `set_policy` is kept for the next job. InputError if the model cannot run as `class_name`.
         """
-        with self._lock:
+        while not self._lock.acquire(timeout=_WAIT_STEP_S):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+        try:
             model = self._checkout(entry, class_name)
             try:
                 yield model
@@ -128,6 +141,8 @@ class ModelPool:
                 if free_hooks is not None:
                     free_hooks()
                 raise
+        finally:
+            self._lock.release()
 
     def unload(self, name: str) -> None:
         """Free the model called `name` (and the pipelines derived from it); a no-op if it is not loaded."""
