@@ -27,8 +27,11 @@ EXPORT_CHANNELS = 2
 _PCM_FILE = "audio.f32"
 
 
-def check_renderable(project: Project, pipeline: ActPipeline, backend_override: str | None = None) -> None:
-    """Refuse, before any work, a project that cannot render: no acts, missing media, unknown backends."""
+def check_renderable(
+    project: Project, pipeline: ActPipeline, backend_override: str | None = None, draft: bool = False
+) -> None:
+    """Refuse, before any work, a project that cannot render: no acts, missing media, unknown backends or
+    models (only those this render uses: the draft backends for a draft, the final ones otherwise)."""
     if not project.acts:
         raise InputError("the project has no acts to render")
     missing = pipeline.media.missing(project)
@@ -40,14 +43,14 @@ def check_renderable(project: Project, pipeline: ActPipeline, backend_override: 
     names = (
         {backend_override}
         if backend_override
-        else {a.final_backend for a in project.acts} | {a.draft_backend for a in project.acts}
+        else {a.draft_backend if draft else a.final_backend for a in project.acts}
     )
     for name in sorted(names):
         get_backend(name, pipeline.registry)
     for act in project.acts:
         models = (
             ("keyframe", act.generation.keyframe_model if not act.references else None, Task.text_to_image),
-            ("refine", act.generation.refine_model, Task.image_to_image),
+            ("refine", None if draft else act.generation.refine_model, Task.image_to_image),
         )
         for role, model, task in models:
             if model is not None and task not in tasks_of(pipeline.model(model).spec()):
@@ -109,7 +112,7 @@ def render_project(
     """
     export_format = format_for_path(out, fmt)
     pipeline = ActPipeline(project_dir, cache or StageCache())
-    check_renderable(project, pipeline, backend)
+    check_renderable(project, pipeline, backend, draft)
     pipeline.set_project(project)
     target = RenderTarget.preview(project) if draft else RenderTarget.final(project)
     settings = ExportSettings(

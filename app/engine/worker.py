@@ -692,17 +692,20 @@ class _ProgressCounter:
     def __init__(self) -> None:
         self._done = 0
         self._generation: float | None = None  # fraction of denoising steps done, once a model reports
+        self._checks_while_generating = 0  # a model checks the cancel token per step: those are no frames
         self._reported = 0.0
 
     def step(self, total: int) -> float | None:
         self._done += 1
-        frames = self._done / max(total, 1)
-        if self._generation is not None:
-            frames = self._GENERATION_SHARE * self._generation + (1 - self._GENERATION_SHARE) * min(frames, 1)
-        return self._report(frames)
+        if self._generation is None:
+            return self._report(self._done / max(total, 1))
+        frames = min(1.0, (self._done - self._checks_while_generating) / max(total, 1))
+        share = self._GENERATION_SHARE
+        return self._report(share * self._generation + (1 - share) * frames)
 
     def generated(self, done: int, total: int) -> float | None:
         self._generation = done / max(total, 1)
+        self._checks_while_generating = self._done
         return self._report(self._GENERATION_SHARE * self._generation)
 
     def _report(self, value: float) -> float | None:

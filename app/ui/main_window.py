@@ -310,6 +310,10 @@ class MainWindow(QMainWindow):
         """Stop playback, cancel jobs and join every thread; safe to call twice."""
         self.playback.shutdown()
         self.music.shutdown()
-        self.render_queue.shutdown()
+        # Drafts first: a draft generating with a model holds the model pool an export may be waiting for.
         self.drafts.shutdown()
+        self.render_queue.shutdown()
+        from app.engine.models.pool import release_default_pool  # light: no torch unless a model ran
+
+        release_default_pool()
         self.files.close_cleanly()

@@ -44,6 +44,7 @@ class ExportThread(QThread):
     def __init__(self, job: ExportJob, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.job = job
+        self.warnings: list[str] = []  # acts a generative model could not render (read after `succeeded`)
 
     def run(self) -> None:
         from app.engine.render import render_project  # heavy: keep it off the startup path
@@ -57,6 +58,7 @@ class ExportThread(QThread):
                 cache=self.job.cache,
                 progress=self.progress.emit,
                 cancel=self.job.cancel,
+                warn=self.warnings.append,
             )
         except Cancelled:
             self.failed.emit("cancelled")
@@ -106,11 +108,16 @@ class _JobRow(QWidget):
         self.state.setText("rendering")
         self.bar.setValue(round(100 * done / max(total, 1)))
 
-    def set_finished(self, ok: bool, text: str) -> None:
+    def set_finished(self, ok: bool, text: str, warnings: list[str] | None = None) -> None:
         self.cancel_button.setEnabled(False)
         self.open_button.setEnabled(ok)
-        self.state.setText("done" if ok else text)
-        self.state.setToolTip(text)
+        if ok and warnings:
+            fell_back = f"{len(warnings)} act{'s' if len(warnings) > 1 else ''} by the built-in backend"
+            self.state.setText(f"done — {fell_back}")
+            self.state.setToolTip("\n".join([text, *warnings]))
+        else:
+            self.state.setText("done" if ok else text)
+            self.state.setToolTip(text)
         if ok:
             self.bar.setValue(100)
 
@@ -169,7 +176,7 @@ class RenderQueuePanel(QWidget):
     def _finish(self, ok: bool, text: str) -> None:
         assert self._thread is not None and self._row is not None
         self._thread.wait()
-        self._row.set_finished(ok, text)
+        self._row.set_finished(ok, text, self._thread.warnings)
         self._thread.deleteLater()
         self._thread, self._row = None, None
         self.job_finished.emit(ok, text)

@@ -165,7 +165,7 @@ def test_links_inside_the_folder_and_pickles_beside_safetensors_are_accepted(fak
     assert validate_model_folder(fake_model)[0] == "StableDiffusionPipeline"
 
 
-def test_revision_follows_configs_and_weight_sizes_not_weight_bytes(fake_model: Path) -> None:
+def test_revision_follows_configs_and_weights_rewritten_not_weight_bytes(fake_model: Path) -> None:
     _, first = validate_model_folder(fake_model)
     assert validate_model_folder(fake_model)[1] == first
     # Hub download bookkeeping does not change what is loaded.
@@ -174,11 +174,16 @@ def test_revision_follows_configs_and_weight_sizes_not_weight_bytes(fake_model: 
     assert validate_model_folder(fake_model)[1] == first
 
     weights = fake_model / "unet" / "diffusion_pytorch_model.safetensors"
-    save_file({"weight": torch.arange(4, dtype=torch.float32) + 1}, weights)  # same size, other values
+    stamp = weights.stat()
+    os.utime(weights, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # touched, not rewritten: same model
     assert validate_model_folder(fake_model)[1] == first
+    save_file({"weight": torch.arange(4, dtype=torch.float32) + 1}, weights)  # a fine-tune in place
+    os.utime(weights, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))
+    retrained = validate_model_folder(fake_model)[1]
+    assert retrained != first  # same size, but written again
     save_file({"weight": torch.arange(8, dtype=torch.float32)}, weights)
     resized = validate_model_folder(fake_model)[1]
-    assert resized != first
+    assert resized not in (first, retrained)
 
     (fake_model / "scheduler" / "scheduler_config.json").write_text(
         '{"_class_name": "PNDMScheduler", "x": 1}'
@@ -446,3 +451,20 @@ def test_corrupt_weights_fail_with_one_line_naming_model_and_folder(
         f"model 'broken' ({broken}) could not be loaded as StableVideoDiffusionPipeline: "
     )
     assert "\n" not in message
+
+
+def test_a_nested_pipeline_cannot_smuggle_in_unchecked_folders(fake_model: Path) -> None:
+    # A component whose class is a pipeline would load a whole other folder tree from inside it.
+    _set_component(fake_model, "unet", ["diffusers", "DiffusionPipeline"])
+    with pytest.raises(InputError, match="not a model, scheduler, tokenizer or processor class"):
+        validate_model_folder(fake_model)
+    _set_component(fake_model, "unet", ["diffusers", "UNet2DConditionModel"])
+    nested = fake_model / "unet" / "inner"
+    nested.mkdir()
+    (nested / "model_index.json").write_text(json.dumps(_FAKE_INDEX))
+    with pytest.raises(InputError, match="nests another pipeline"):
+        validate_model_folder(fake_model)
+    (nested / "model_index.json").unlink()
+    (nested / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(InputError, match="pickle weights deeper than a component folder"):
+        validate_model_folder(fake_model)

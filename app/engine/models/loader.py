@@ -33,8 +33,9 @@ _PULLED_SUFFIXES = frozenset({".json", ".txt", ".model", ".safetensors"})
 
 def import_diffusers() -> ModuleType:
     """diffusers, with remote code disabled and its progress bars off (the caller reports progress)."""
-    # Read by diffusers when it is first imported. Folders with code are refused before loading anyway
-    # and no custom pipeline is ever requested; this keeps diffusers itself from fetching any.
+    # No remote code runs because nothing asks for it: folders with code are refused before loading, only
+    # allow-listed classes are instantiated, and neither `custom_pipeline` nor `trust_remote_code` is ever
+    # passed. The variable is set as well for diffusers versions that read it (0.42 does not).
     os.environ["DIFFUSERS_DISABLE_REMOTE_CODE"] = "1"
     import diffusers
 

@@ -230,3 +230,12 @@ def default_pool() -> ModelPool:
         if _default_pool is None:
             _default_pool = ModelPool()
         return _default_pool
+
+
+def release_default_pool() -> None:
+    """Free the process-wide pool's models if it was ever created (on shutdown, after the workers that use
+    it are joined); creates nothing and imports no torch otherwise."""
+    with _default_pool_lock:
+        pool = _default_pool
+    if pool is not None:
+        pool.unload_all()

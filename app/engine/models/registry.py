@@ -89,6 +89,13 @@ def validate_model_folder(path: Path) -> tuple[str, str]:
     files stat'ed, so this takes milliseconds once diffusers and transformers are imported (the component
     classes are looked up in them).
     """
+    try:
+        return _validated(path)
+    except OSError as error:  # unreadable files, broken links, permissions: bad input, said in one line
+        raise InputError(f"{path}: cannot read the model folder ({error.strerror or error})") from None
+
+
+def _validated(path: Path) -> tuple[str, str]:
     if not path.exists():
         raise InputError(f"{path}: model folder does not exist")
     if not path.is_dir():
@@ -121,12 +128,17 @@ def _files_checked(root: Path) -> list[Path]:
         for name in filenames:
             file = Path(folder) / name
             _check_link(root, real_root, file)
+            relative = file.relative_to(root)
             if file.suffix.lower() in _CODE_SUFFIXES:
                 raise InputError(
-                    f"{root}: contains code ({file.relative_to(root)}); model folders with Python files are "
+                    f"{root}: contains code ({relative}); model folders with Python files are "
                     "refused (no remote code)"
                 )
-            files.append(file.relative_to(root))
+            if name == "model_index.json" and len(relative.parts) > 1:
+                raise InputError(f"{root}: {relative} nests another pipeline; only one pipeline per folder")
+            if file.suffix.lower() in _PICKLE_SUFFIXES and len(relative.parts) > 2:
+                raise InputError(f"{root}: {relative}: pickle weights deeper than a component folder")
+            files.append(relative)
     return files
 
 
@@ -194,6 +206,43 @@ def _check_component_classes(root: Path, components: dict[str, tuple[str, str]])
             )
         if not (class_name[:1].isupper() and class_name in names):
             raise InputError(f"{root}: component {component!r}: {library} has no class {class_name!r}")
+        if not _is_component_class(library, class_name):
+            raise InputError(
+                f"{root}: component {component!r}: {library}.{class_name} is not a model, scheduler, "
+                "tokenizer or processor class"
+            )
+
+
+def _is_component_class(library: str, class_name: str) -> bool:
+    """Whether the class is one a pipeline component may be: a model, scheduler, tokenizer or processor —
+    never a pipeline (a nested pipeline would load folders this validation has not looked at)."""
+    import importlib
+
+    import transformers
+
+    diffusers = import_diffusers()
+    module = (
+        transformers
+        if library == "transformers"
+        else diffusers
+        if library == "diffusers"
+        else importlib.import_module(f"diffusers.pipelines.{library}")
+    )
+    component = getattr(module, class_name, None)
+    allowed = (
+        diffusers.ModelMixin,
+        diffusers.SchedulerMixin,
+        transformers.PreTrainedModel,
+        transformers.PreTrainedTokenizerBase,
+        transformers.ImageProcessingMixin,
+        transformers.FeatureExtractionMixin,
+        transformers.ProcessorMixin,
+    )
+    return (
+        isinstance(component, type)
+        and issubclass(component, allowed)
+        and not issubclass(component, diffusers.DiffusionPipeline)
+    )
 
 
 @functools.cache
@@ -224,7 +273,7 @@ def _public_names(library: str) -> frozenset[str] | None:
 
 
 def folder_revision(root: Path, files: list[Path]) -> str:
-    """sha256 over the JSON/text configs' bytes and each weight file's relative path and size.
+    """sha256 over the JSON/text configs' bytes and each weight file's relative path, size and mtime.
 
     Weights are identified by name and size, not content: hashing gigabytes on every load would take
     minutes. Hidden files (the Hub's `.cache/` download bookkeeping) are left out.
@@ -240,7 +289,9 @@ def folder_revision(root: Path, files: list[Path]) -> str:
             digest.update(f"config\0{relative.as_posix()}\0{len(data)}\0".encode())
             digest.update(data)
         elif suffix == ".safetensors":
-            digest.update(f"weights\0{relative.as_posix()}\0{file.stat().st_size}\0".encode())
+            # The modification time too: a fine-tune written over the same files keeps their sizes.
+            info = file.stat()
+            digest.update(f"weights\0{relative.as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
     return digest.hexdigest()
 
 
