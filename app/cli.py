@@ -121,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--draft", action="store_true", help="fast low-resolution draft")
     demo.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
 
+    from app.cli_check import add_check_parser
     from app.cli_models import add_models_parser
     from app.cli_templates import add_templates_parser
 
+    add_check_parser(commands)
     add_models_parser(commands)
     add_templates_parser(commands)
     return parser
@@ -278,6 +280,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _render(args, DEMO_PROJECT, None, None)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from app.cli_check import cmd_check as run_check
+
+    return run_check(args)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from app.cli_models import cmd_models as run_models
 
@@ -295,6 +303,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "beats": cmd_beats,
     "render": cmd_render,
     "demo": cmd_demo,
+    "check": cmd_check,
     "models": cmd_models,
     "templates": cmd_templates,
 }
