@@ -96,6 +96,8 @@ class GradeSettings(_Settings):
     stylize: float = Field(0.0, ge=0.0, le=1.0)
     grain: float = Field(0.0, ge=0.0, le=1.0)
     vignette: float = Field(0.0, ge=0.0, le=1.0)
+    # Temporal smoothing of frame-to-frame brightness (0 = off), the repair for flicker.
+    deflicker: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class GenerationSettings(_Settings):
@@ -161,6 +163,7 @@ class Act(BaseModel):
     final_backend: str = "motion"
     takes: list[Take] = Field(default_factory=list)
     selected_take: str | None = None
+    rating: int | None = Field(None, ge=1, le=5)  # a reviewer's rating of the act (takes carry their own)
     notes: str = ""
 
     @field_validator("id")

@@ -178,7 +178,7 @@ def template_values(embedded: EmbeddedTemplate) -> dict[str, Any]:
     for name in TransitionSpec.model_fields:
         values[f"transition.{name}"] = getattr(template.pacing.transition, name)
     for name in GradeSettings.model_fields:
-        if name not in ("lut", "stylize"):
+        if name not in ("lut", "stylize", "deflicker"):  # deflicker is a repair, not part of a look
             values[f"grade.{name}"] = getattr(template.grade, name)
     return values
 
