@@ -38,6 +38,7 @@ from app.engine.clip import (
     StoredClip,
     write_frames,
 )
+from app.engine.deflicker import DeflickeredClip
 from app.engine.finish import FinishedClip, Finisher
 from app.engine.grade import Grader, load_cube_lut
 from app.engine.keyframe import fit_image, load_image, placeholder_slate
@@ -501,7 +502,11 @@ class ActPipeline:
         return clip
 
     def _graded(self, act: Act, clip: Clip) -> Clip:
-        """The post stage: colour grade, then finishing (painterly stylize, grain, vignette)."""
+        """The post stage: deflicker, colour grade, then finishing (painterly stylize, grain, vignette).
+
+        Deflicker comes first: it evens out the motion's own brightness, before grain adds its noise."""
+        if act.grade.deflicker > 0:
+            clip = DeflickeredClip(clip, act.grade.deflicker)
         grader = self.grader(act)
         graded = clip if grader.is_identity else GradedClip(clip, grader)
         finisher = Finisher(act.grade, act.effective_seed())

@@ -177,6 +177,11 @@ class DraftPreview:
             _log.warning("draft frame %d unavailable: %s", timeline_frame, error)
             return None
 
+    def act_clip(self, act_id: str) -> StoredClip | None:
+        """The act's latest published draft proxy, or None yet (any thread)."""
+        with self._lock:
+            return self._acts.get(act_id)
+
     def thumbnail(self, act_id: str) -> np.ndarray | None:
         """Small RGB picture (THUMBNAIL_WIDTH wide) of the act's latest proxy, or None."""
         with self._lock:

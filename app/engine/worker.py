@@ -833,7 +833,8 @@ class DraftService(QObject):
         return self._engine.audio()[1].get(clip_id)
 
     def wait_idle(self, timeout_s: float) -> bool:
-        """Block until the latest snapshot is fully rendered; False on timeout. Tests/screenshots only."""
+        """Block until the latest snapshot is fully rendered; False on timeout. With a timeout of 0 it never
+        blocks: the GUI thread uses that to ask whether the drafts are settled."""
         return self._engine.wait_idle(timeout_s)
 
     def shutdown(self) -> None:
@@ -843,3 +844,11 @@ class DraftService(QObject):
         self._engine.stop()
         self._thread.wait()
         self._thread = None
+
+    def act_draft(self, act_id: str) -> StoredClip | None:
+        """The act's latest published draft proxy (body frames 0..length-1, draft size), or None yet.
+
+        Read-only, any thread. It shows the latest project only while `status(act_id)` is ready: an edited
+        act keeps its previous proxy until the new one is published.
+        """
+        return self._preview.act_clip(act_id)

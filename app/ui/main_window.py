@@ -1,5 +1,5 @@
-"""The main window: viewer on top, timeline below, inspector / takes / templates / render queue docked;
-menus."""
+"""The main window: viewer on top, timeline below, inspector / takes / templates / quality checks / render
+queue docked; menus; review mode."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from app.ui.inspector import InspectorPanel
 from app.ui.music import MusicController
 from app.ui.playback import PlaybackController, TransportBar
 from app.ui.preferences import Preferences, PreferencesDialog
+from app.ui.qc_panel import QCPanel
 from app.ui.render_queue import ExportJob, RenderQueuePanel
+from app.ui.review import ReviewMode
 from app.ui.takes import TakesPanel
 from app.ui.template_browser import TemplateBrowser
 from app.ui.timeline import TimelineView
@@ -66,6 +68,9 @@ class MainWindow(QMainWindow):
         self.templates = TemplateBrowser(document, drafts, library or TemplateLibrary())
         self.timeline.template_dropped.connect(self.templates.apply_template)
         self.render_queue = RenderQueuePanel()
+        self.qc = QCPanel(document, drafts)
+        self.qc.findings_changed.connect(self._on_qc_findings_changed)
+        self.review = ReviewMode(document, self.playback, self)
         self.music = MusicController(document, drafts.cache, self)
 
         top = QWidget()
@@ -73,6 +78,7 @@ class MainWindow(QMainWindow):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.setSpacing(0)
         top_layout.addWidget(self.viewer, 1)
+        top_layout.addWidget(self.review.strip)
         top_layout.addWidget(self.transport)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
@@ -85,6 +91,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(inspector_dock, self.takes_dock)
         self.templates_dock = self._dock("Templates", self.templates, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(inspector_dock, self.templates_dock)
+        self.qc_dock = self._dock("Quality checks", self.qc, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(inspector_dock, self.qc_dock)
         inspector_dock.raise_()
         queue_dock = self._dock("Render queue", self.render_queue, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([inspector_dock, queue_dock], [720, 140], Qt.Orientation.Vertical)
@@ -148,6 +156,8 @@ class MainWindow(QMainWindow):
         self._action(edit, "&Delete (Ripple)", self.timeline.delete_selected, QKeySequence.StandardKey.Delete)
         self._action(edit, "Snap Cuts to &Beats", self._on_snap_all_triggered, "Ctrl+B")
         self._action(edit, "Select &All", self._on_select_all_triggered, QKeySequence.StandardKey.SelectAll)
+        edit.addSeparator()
+        self._action(edit, "Check &Quality", self._on_check_quality_triggered, "Ctrl+Shift+K")
 
         view = bar.addMenu("&View")
         self._action(view, "Zoom &In", self.timeline.zoom_in, QKeySequence.StandardKey.ZoomIn)
@@ -169,6 +179,9 @@ class MainWindow(QMainWindow):
         templates.setCheckable(True)
         self.templates_dock.visibilityChanged.connect(templates.setChecked)
         self.templates_dock.visibilityChanged.connect(self.templates.set_active)
+        checks = self._action(view, "&Quality Checks", self._on_quality_checks_triggered, "Ctrl+Shift+Q")
+        checks.setCheckable(True)
+        self.qc_dock.visibilityChanged.connect(checks.setChecked)
 
         library = bar.addMenu("&Templates")
         self._action(library, "&Apply to Selection", self.templates.apply_to_selection, "Ctrl+Shift+A")
@@ -200,6 +213,10 @@ class MainWindow(QMainWindow):
         self._action(play, "Go to End", self._on_go_to_end_triggered, "End")
         self._loop = self._action(play, "&Loop", self.playback.set_loop, "Ctrl+L")
         self._loop.setCheckable(True)
+        play.addSeparator()
+        review = self._action(play, "&Review Mode", self.review.set_active, "Ctrl+R")
+        review.setCheckable(True)
+        self.review.active_changed.connect(review.setChecked)
         self.playback.state_changed.connect(self._on_playback_state_changed)
 
     def _fill_recent_menu(self) -> None:
@@ -260,6 +277,22 @@ class MainWindow(QMainWindow):
             self.templates_dock.show()
             self.templates_dock.raise_()
 
+    def _on_quality_checks_triggered(self, checked: bool) -> None:
+        # Checked means on screen (see the visibilityChanged connection): a tab behind another is not.
+        if checked:
+            self.qc_dock.show()
+            self.qc_dock.raise_()
+        else:
+            self.qc_dock.close()
+
+    def _on_check_quality_triggered(self) -> None:
+        self.qc_dock.show()
+        self.qc_dock.raise_()
+        self.qc.run_checks()
+
+    def _on_qc_findings_changed(self) -> None:
+        self.timeline.set_qc_findings(self.qc.act_findings(), self.qc.is_current)
+
     def _on_snap_all_triggered(self) -> None:
         self.document.execute(SnapCutsToBeats(tolerance_frames=SNAP_ALL_TOLERANCE_FRAMES))
 
@@ -308,7 +341,9 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop playback, cancel jobs and join every thread; safe to call twice."""
+        self.review.set_active(False)
         self.playback.shutdown()
+        self.qc.shutdown()
         self.music.shutdown()
         # Drafts first: a draft generating with a model holds the model pool an export may be waiting for.
         self.drafts.shutdown()

@@ -31,6 +31,7 @@ from app.errors import InputError, MediaError
 if TYPE_CHECKING:
     from app.engine.audio.beats import BeatAnalysis
     from app.engine.cache import StageCache
+    from app.engine.clip import Clip
     from app.model import Project
 
 ANALYSIS_WIDTH = 320  # px: what the checks are calibrated at
@@ -215,13 +216,11 @@ def qc_input_from_project(
     and the onsets of its music. Raises InputError when the project cannot render (no acts, missing media)."""
     from app.engine.cache import StageCache
     from app.engine.clip import LazyClip
-    from app.engine.keyframe import load_image
     from app.engine.pipeline import ActPipeline, RenderTarget
     from app.engine.render import check_renderable
-    from app.engine.timeline import TimelineFrames
 
-    report = progress or no_progress
-    pipeline = ActPipeline(project_dir, cache or StageCache())
+    cache = cache or StageCache()
+    pipeline = ActPipeline(project_dir, cache)
     check_renderable(project, pipeline, draft=True)
     pipeline.set_project(project)
     target = RenderTarget.preview(project)
@@ -229,6 +228,26 @@ def qc_input_from_project(
         LazyClip(partial(pipeline.draft_clip, act, target, None, cancel), act.duration_frames)
         for act in project.acts
     ]
+    return qc_input_from_clips(project, project_dir, clips, cache, width, progress, cancel)
+
+
+def qc_input_from_clips(
+    project: Project,
+    project_dir: Path,
+    clips: Sequence[Clip],
+    cache: StageCache,
+    width: int = ANALYSIS_WIDTH,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> QCInput:
+    """The film as `clips` (one per act of `project`, e.g. the editor's current draft proxies) show it, built
+    as `storybeat check` builds it: `width` px wide, acts as spans with their references, the beat grid
+    (else the music's beats) and the music's onsets. Raises MediaError for a reference that cannot be read."""
+    from app.engine.keyframe import load_image
+    from app.engine.pipeline import ActPipeline
+    from app.engine.timeline import TimelineFrames
+
+    report = progress or no_progress
     timeline = TimelineFrames(project.acts, clips)
     frames = []
     for index in range(timeline.length):
@@ -236,6 +255,7 @@ def qc_input_from_project(
             cancel.raise_if_cancelled()
         frames.append(_downscaled(timeline.frame(index), width))
         report(index + 1, timeline.length)
+    pipeline = ActPipeline(project_dir, cache)
     spans = [
         ActSpan(
             start=start,

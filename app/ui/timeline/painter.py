@@ -8,7 +8,8 @@ rasters.py); thumbnails and elided names are cached and dropped only when their 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from PySide6.QtCore import QLine, QPointF, QRect, Qt
 from PySide6.QtGui import QFont, QImage, QPainter, QPen, QPixmap, QPolygonF
 
 from app.model import Project, TransitionKind
+from app.model.review_commands import shown_rating
 from app.ui.timeline.content import TimelineContent
 from app.ui.timeline.geometry import HEADER_WIDTH, Row, RowKind, TimelineGeometry
 from app.ui.timeline.rasters import BeatTickCache, WaveformCache
@@ -31,6 +33,7 @@ DENSE_PX = 4.0
 NAME_BAR = 17
 THUMB_HEIGHT = 44  # fits under the name bar of the acts track
 BADGE = 14
+STAR = 9  # pixels per review star
 _MAX_ELIDED = 4096
 
 
@@ -49,6 +52,8 @@ class PaintState:
     moving_index: int | None = None  # act being dragged to a new position
     ghost_start: float = 0.0  # where its ghost is drawn (frames)
     drop_frame: int | None = None  # insertion indicator (reorder or image drop)
+    qc_badges: Mapping[str, str] = field(default_factory=dict)  # act id -> worst QC severity, "fail" | "warn"
+    qc_current: bool = True  # False: the badges are from checks of an earlier state of the film
 
 
 class TimelinePainter:
@@ -196,9 +201,11 @@ class TimelinePainter:
             fill = Palette.acts[index % 2]
         inner = width - 1  # one dark pixel between neighbours
         painter.fillRect(x, top, inner, height, fill)
+        qc = state.qc_badges.get(act.id)
+        badges = int(status is not None) + int(qc is not None)  # corner badges, right to left
         if width >= 28:
             painter.fillRect(x, top, inner, NAME_BAR, Palette.name_bar)
-            name = self._elide(act.name, inner - 8 - (BADGE if status is not None else 0))
+            name = self._elide(act.name, inner - 8 - BADGE * badges)
             if name:
                 painter.setPen(Palette.act_text)
                 painter.drawText(x + 4, top + 2 + self.fonts.normal_metrics.ascent(), name)
@@ -209,6 +216,11 @@ class TimelinePainter:
                 painter.drawPixmap(x + 2, top + NAME_BAR + 2, pixmap, 0, 0, shown, pixmap.height())
         if status is not None and width >= 24:
             self._paint_status(painter, status, kind, x, top, inner, height)
+        if qc is not None and width >= 24 + BADGE:
+            _paint_qc_badge(painter, qc, state.qc_current, x + inner - BADGE * badges, top)
+        rating = shown_rating(act)
+        if rating is not None and width >= 28:
+            self._paint_rating(painter, rating, x, top + height - STAR - 3, inner)
         if selected:
             painter.setPen(QPen(Palette.selection_border, 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -237,6 +249,26 @@ class TimelinePainter:
             painter.fillRect(
                 x + 2, bar_top, int((inner - 4) * status.progress), 3, Palette.badge["rendering"]
             )
+
+    def _paint_rating(self, painter: QPainter, rating: int, x: int, top: int, inner: int) -> None:
+        """Review stars (1–5 lit of five) in the bottom-left corner; "★n" where five do not fit."""
+        if inner < 5 * STAR + 8:
+            painter.setFont(self.fonts.small)
+            text = f"★{rating}"
+            ground = self.fonts.small_metrics.horizontalAdvance(text) + 4
+            painter.fillRect(x + 2, top - 1, ground, STAR + 2, Palette.star_ground)
+            painter.setPen(Palette.star)
+            painter.drawText(x + 4, top + self.fonts.small_metrics.ascent() - 1, text)
+            painter.setFont(self.fonts.normal)
+            return
+        painter.fillRect(x + 2, top - 1, 5 * STAR + 4, STAR + 2, Palette.star_ground)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for star in range(5):
+            lit = star < rating
+            painter.setPen(QPen(Palette.star, 1))
+            painter.setBrush(Palette.star if lit else Qt.BrushStyle.NoBrush)
+            painter.drawPolygon(_STAR_SHAPE.translated(x + 4 + STAR * star + STAR / 2, top + STAR / 2))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
     def _paint_transition(
         self,
@@ -301,6 +333,32 @@ class TimelinePainter:
         painter.setBrush(Palette.playhead)
         painter.drawPolygon(QPolygonF([QPointF(x - 6, 0), QPointF(x + 7, 0), QPointF(x + 0.5, 9)]))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+
+def _star_shape(radius: float) -> QPolygonF:
+    """A five-pointed star centred on (0, 0), pointing up."""
+    points = []
+    for corner in range(10):
+        reach = radius if corner % 2 == 0 else radius * 0.45
+        angle = math.pi / 2 + corner * math.pi / 5
+        points.append(QPointF(reach * math.cos(angle), -reach * math.sin(angle)))
+    return QPolygonF(points)
+
+
+_STAR_SHAPE = _star_shape(STAR * 0.48)
+_WARNING_SHAPE = QPolygonF([QPointF(6, 0), QPointF(12, 11), QPointF(0, 11)])
+
+
+def _paint_qc_badge(painter: QPainter, severity: str, current: bool, left: int, top: int) -> None:
+    """A warning triangle, red for a failed check and amber for a warning; hollow when out of date."""
+    color = Palette.qc.get(severity, Palette.qc["warn"])
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(QPen(color, 1.5))
+    painter.setBrush(color if current else Qt.BrushStyle.NoBrush)
+    painter.drawPolygon(_WARNING_SHAPE.translated(left + 1, top + 3))
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    painter.fillRect(left + 7, top + 7, 1, 4, Palette.background if current else color)
+    painter.fillRect(left + 7, top + 12, 1, 1, Palette.background if current else color)
 
 
 def _to_pixmap(rgb: np.ndarray | None) -> QPixmap | None:

@@ -39,6 +39,10 @@ class Palette:
         # Ready, but made by the built-in motion backend standing in for the AI backend the act asks for.
         "fallback": _color("#ff9a1f"),
     }
+    # Quality-check badges: the worst finding on the act (app.ui.qc_panel), and review stars.
+    qc: ClassVar[dict[str, QColor]] = {"fail": _color("#f0484f"), "warn": _color("#f0a030")}
+    star = _color("#f2c14e")
+    star_ground = _color("#000000", 150)
     progress_track = _color("#000000", 110)
     transition = _color("#e2a93b", 120)
     beat = _color("#7b838d")

@@ -8,6 +8,7 @@ DocumentController.execute, so it can be undone.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
@@ -27,6 +28,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QScrollBar, QSizePolicy, QToolTip, QWidget
 
 from app.model.commands import Changes, RemoveActs, SplitAct
+from app.model.review_commands import reviewed_take, shown_rating
 from app.model.timebase import frames_to_seconds
 from app.ui.document import DocumentController
 from app.ui.timeline.content import TimelineContent
@@ -37,6 +39,7 @@ from app.ui.timeline.mouse import MouseGestures
 from app.ui.timeline.painter import PaintState, TimelinePainter
 
 if TYPE_CHECKING:
+    from app.engine.qc.types import Finding
     from app.engine.worker import DraftService
 
 ZOOM_STEP = 1.5
@@ -74,6 +77,9 @@ class TimelineView(QWidget):
         self._fit_pending = True  # keep fitting the project to the width until the user zooms or edits
         self._drop_boundary: int | None = None  # where dragged image files would be inserted
         self._failed_ids: set[str] = set()
+        self._qc_findings: dict[str, list[Finding]] = {}  # act id -> findings of the latest quality checks
+        self._qc_badges: dict[str, str] = {}  # act id -> worst severity among them, "fail" | "warn"
+        self._qc_current = True
         self._shown_playhead = document.playhead
         self._visible = (0, 0)
         self._focus_sent: tuple[int, tuple[int, int]] | None = None
@@ -132,6 +138,22 @@ class TimelineView(QWidget):
         self._geometry.fit(self._fit_frames())
         self._after_view_change()
 
+    def set_qc_findings(self, findings: Mapping[str, Sequence[Finding]], current: bool) -> None:
+        """Badge the acts with quality-check findings (by act id), red where one failed, amber for warnings;
+        `current` False draws them hollow: the checks saw an earlier state of the film."""
+        self._qc_findings = {act_id: list(found) for act_id, found in findings.items() if found}
+        self._qc_badges = {
+            act_id: "fail" if any(str(f.severity) == "fail" for f in found) else "warn"
+            for act_id, found in self._qc_findings.items()
+        }
+        self._qc_current = current
+        row = self._geometry.row(RowKind.acts)
+        self.update(QRect(0, row.top, self.width(), row.height))
+
+    def qc_badge(self, act_id: str) -> str | None:
+        """The QC badge drawn on the act: "fail", "warn" or None."""
+        return self._qc_badges.get(act_id)
+
     def set_snapping(self, enabled: bool) -> None:
         """Snapping of trims and cut moves to beats, downbeats, cuts and the playhead (Shift overrides)."""
         self._mouse.snapping = enabled
@@ -167,6 +189,8 @@ class TimelineView(QWidget):
             moving_index=moving.index if moving is not None else None,
             ghost_start=moving.ghost_start if moving is not None else 0.0,
             drop_frame=self._content.bounds[drop] if drop is not None else None,
+            qc_badges=self._qc_badges,
+            qc_current=self._qc_current,
         )
         painter = QPainter(self)
         try:
@@ -429,7 +453,8 @@ class TimelineView(QWidget):
             self.update(QRect(x0 - 1, row.top, x1 - x0 + 2, row.height))
 
     def _tooltip(self, x: float, y: float) -> str:
-        """Name, length and draft state of the act under (x, y); a failed draft's message in full."""
+        """Name, length and draft state of the act under (x, y), a failed draft's message in full, its
+        rating and its quality-check findings."""
         hit = self._mouse.hit(x, y)
         if hit.kind not in (HitKind.act, HitKind.act_edge):
             return ""
@@ -447,4 +472,12 @@ class TimelineView(QWidget):
                 lines.append({"ready": "Draft up to date", "queued": "Draft queued"}.get(state, state))
             if state == "ready" and status.fallback:
                 lines.append(f"Rendered by the built-in motion backend: {status.fallback}")
+        rating = shown_rating(act)
+        if rating is not None:
+            rated = "selected take" if reviewed_take(act) is not None else "act"
+            lines.append(f"Rating {'★' * rating}{'☆' * (5 - rating)} ({rated})")
+        findings = self._qc_findings.get(act.id, [])
+        if findings:
+            lines.append("Quality checks" + ("" if self._qc_current else " (out of date)") + ":")
+            lines.extend(f"  {str(f.severity).upper()}: {f.message}" for f in findings)
         return "\n".join(lines)
