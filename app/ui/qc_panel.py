@@ -12,6 +12,7 @@ runs through the document, one undo step.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -384,7 +385,9 @@ class QCPanel(QWidget):
     @Slot(int, int)
     def _on_row_repair_requested(self, index: int, number: int) -> None:
         if self.result is not None and self.is_current:
-            self._document.execute(self.result.repairs[index][number].command)
+            # A fresh copy each time: a command keeps what it replaced, and the same repair may run again
+            # after an undo.
+            self._document.execute(copy.deepcopy(self.result.repairs[index][number].command))
 
 
 def _metrics_line(metrics: Mapping[str, object]) -> str:

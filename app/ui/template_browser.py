@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.templates import LibraryTemplate, TemplateLibrary
+from app.engine.templates.library import matching
 from app.errors import RenderError
 from app.model.commands import Changes
 from app.model.media import MediaRef
@@ -313,7 +314,8 @@ class TemplateBrowser(QWidget):
         current = self.current_entry()
         self.cards.blockSignals(True)
         self.cards.clear()
-        for entry in self.library.search(self.search.text(), self.checked_tags()):
+        # The entries read by `reload`: filtering them re-reads no folder (no image decoding per keystroke).
+        for entry in matching(self._entries.values(), self.search.text(), self.checked_tags()):
             template = entry.template
             lines = [template.name, f"v{template.version}" + (" · built-in" if entry.builtin else "")]
             if template.tags:

@@ -370,14 +370,17 @@ def test_embed_template_copies_the_files_and_hashes_them(library: TemplateLibrar
         assert copied.read_bytes() == (entry.folder / name).read_bytes()
         assert ref.sha256 == hashlib.sha256(copied.read_bytes()).hexdigest()
 
-    # Identical files are left alone; a changed copy is replaced.
+    # Identical files are left alone; a file that differs is never overwritten (acts may use it): the
+    # template's own copy goes beside it under a name with its hash.
     lut_copy = project_dir / "template-assets/noir-v2/look.cube"
     stamp = lut_copy.stat().st_mtime_ns
     ref_copy = project_dir / "template-assets/noir-v2/ref0.png"
-    ref_copy.write_bytes(b"tampered")
-    assert embed_template(entry, project_dir) == embedded
-    assert lut_copy.stat().st_mtime_ns == stamp
-    assert ref_copy.read_bytes() == (entry.folder / "ref0.png").read_bytes()
+    ref_copy.write_bytes(b"changed")
+    again = embed_template(entry, project_dir)
+    assert again.lut == embedded.lut and lut_copy.stat().st_mtime_ns == stamp
+    assert ref_copy.read_bytes() == b"changed"
+    assert again.references[0].path != embedded.references[0].path
+    assert again.references[0].resolve(project_dir).read_bytes() == (entry.folder / "ref0.png").read_bytes()
 
 
 def _applied(template: Template, **act_fields: Any) -> Act:
@@ -470,3 +473,21 @@ def test_saving_into_another_folder_carries_the_template_files_along(tmp_path: P
     assert (new_dir / a.references[0].path).is_file()
     assert moved.templates == project.templates  # the embedded copy still names files beside the project
     assert b.references[0].path == "../scratch/own.png"  # other media still point at the same file
+
+
+def test_embedding_never_overwrites_a_file_the_project_already_uses(tmp_path: Path) -> None:
+    project_dir = tmp_path / "film"
+    project_dir.mkdir()
+    first = TemplateLibrary(builtin_dir=tmp_path / "b1", user_dir=tmp_path / "u1")
+    write_template(tmp_path / "u1" / "noir", lut=True)
+    used = embed_template(first.get("noir"), project_dir)
+    assert used.lut is not None
+    kept = (project_dir / used.lut.path).read_bytes()
+    # Another template took the same id and version (a deleted one's, an import that replaced it).
+    second = TemplateLibrary(builtin_dir=tmp_path / "b2", user_dir=tmp_path / "u2")
+    write_template(tmp_path / "u2" / "noir", lut=True)
+    (tmp_path / "u2" / "noir" / "look.cube").write_text(cube_text(cast=0.3))
+    other = embed_template(second.get("noir"), project_dir)
+    assert other.lut is not None and other.lut.path != used.lut.path
+    assert (project_dir / used.lut.path).read_bytes() == kept
+    assert other.lut.sha256 != used.lut.sha256

@@ -166,6 +166,22 @@ def load_template_folder(folder: Path) -> Template:
     return template
 
 
+def matching(
+    entries: Iterable[LibraryTemplate], text: str = "", tags: Iterable[str] = ()
+) -> list[LibraryTemplate]:
+    """The entries whose name, description, tags or style prompt contain `text` (any case) and that carry
+    every one of `tags` (in memory: a browser filters what it read once)."""
+    needle = text.strip().casefold()
+    wanted = {tag.strip().lower() for tag in tags if tag.strip()}
+    found = []
+    for entry in entries:
+        template = entry.template
+        haystack = " ".join([template.name, template.description, *template.tags, template.style_prompt])
+        if needle in haystack.casefold() and wanted <= set(template.tags):
+            found.append(entry)
+    return found
+
+
 def _template_folders(root: Path) -> list[Path]:
     """Candidate template folders in `root` (hidden and private entries, e.g. staging folders, skipped)."""
     if not root.is_dir():
@@ -238,15 +254,7 @@ class TemplateLibrary:
     def search(self, text: str = "", tags: Iterable[str] = ()) -> list[LibraryTemplate]:
         """Templates whose name, description, tags or style prompt contain `text` (any case) and that carry
         every one of `tags`."""
-        needle = text.strip().casefold()
-        wanted = {tag.strip().lower() for tag in tags if tag.strip()}
-        matches = []
-        for entry in self.all():
-            template = entry.template
-            haystack = " ".join([template.name, template.description, *template.tags, template.style_prompt])
-            if needle in haystack.casefold() and wanted <= set(template.tags):
-                matches.append(entry)
-        return matches
+        return matching(self.all(), text, tags)
 
     def tags(self) -> list[str]:
         """Every tag used in the library, sorted."""
@@ -400,12 +408,16 @@ def embed_template(entry: LibraryTemplate, project_dir: Path) -> EmbeddedTemplat
         source = entry.path(name)
         digest = sha256_file(source)
         target = target_dir / name
+        if target.is_file() and sha256_file(target) != digest:
+            # Another template took this id and version (a deleted one's, a replaced import): the project's
+            # acts may use the file there, so it is never overwritten; this copy gets its own name.
+            target = target.with_name(f"{target.stem}-{digest[:12]}{target.suffix}")
         if not (target.is_file() and sha256_file(target) == digest):
             target_dir.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{name}.partial")
             shutil.copyfile(source, partial)
             os.replace(partial, target)
-        return MediaRef(path=f"{relative}/{name}", sha256=digest)
+        return MediaRef(path=f"{relative}/{target.name}", sha256=digest)
 
     return EmbeddedTemplate(
         template=template,
