@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -575,18 +576,7 @@ class ActPipeline:
                 # lower resolution: kept apart, so the real thing is made once it can be.
                 key = _fallback_key(key)
             quality = DRAFT_JPEG_QUALITY if target.draft else FINAL_JPEG_QUALITY
-
-            def write(out: Path) -> None:
-                write_frames(
-                    out,
-                    generated,
-                    first=-DRAFT_HANDLE_FRAMES,
-                    count=act.duration_frames + 2 * DRAFT_HANDLE_FRAMES,
-                    on_frame=cancel.raise_if_cancelled if cancel else None,
-                    quality=quality,
-                )
-
-            folder = self.cache.put(key, write)
+            folder = self.cache.put(key, partial(_store_act, act, generated, cancel, quality))
         return StoredClip(folder, act.duration_frames)
 
     def draft_clip(
@@ -612,19 +602,23 @@ class ActPipeline:
                 with self._lock:
                     self._fallbacks[key] = "; ".join(notes)
 
-            def write(out: Path) -> None:
-                write_frames(
-                    out,
-                    source,
-                    first=-DRAFT_HANDLE_FRAMES,
-                    count=act.duration_frames + 2 * DRAFT_HANDLE_FRAMES,
-                    on_frame=cancel.raise_if_cancelled if cancel else None,
-                )
-
-            folder = self.cache.put(_fallback_key(key) if notes else key, write)
+            store = partial(_store_act, act, source, cancel, DRAFT_JPEG_QUALITY)
+            folder = self.cache.put(_fallback_key(key) if notes else key, store)
             with self._lock:
                 self.renders += 1
         return StoredClip(folder, act.duration_frames)
+
+
+def _store_act(act: Act, clip: Clip, cancel: CancelToken | None, quality: int, folder: Path) -> None:
+    """Write the act's body and its handles (for transitions centred on its cuts) into `folder`."""
+    write_frames(
+        folder,
+        clip,
+        first=-DRAFT_HANDLE_FRAMES,
+        count=act.duration_frames + 2 * DRAFT_HANDLE_FRAMES,
+        on_frame=cancel.raise_if_cancelled if cancel else None,
+        quality=quality,
+    )
 
 
 def _fallback_key(key: str) -> str:

@@ -66,6 +66,11 @@ class Command(ABC):
     def revert(self, project: Project) -> Changes: ...
 
 
+def find_act(project: Project, act_id: str) -> Act:
+    """The act with `act_id`; EditError naming the id when there is none."""
+    return project.acts[_index(project, act_id)]
+
+
 def _index(project: Project, act_id: str) -> int:
     try:
         return project.index_of(act_id)

@@ -15,16 +15,9 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from app.model.act import Act, Take
-from app.model.commands import Changes, Command, EditError
+from app.model.commands import Changes, Command, EditError, find_act
 from app.model.project import Project
 from app.model.take_commands import RateTake, SetTakeNote
-
-
-def _act(project: Project, act_id: str) -> Act:
-    try:
-        return project.act(act_id)
-    except KeyError:
-        raise EditError(f"no act with id {act_id!r}") from None
 
 
 def reviewed_take(act: Act) -> Take | None:
@@ -60,7 +53,7 @@ class RateAct(Command):
     _old: int | None = field(default=None, repr=False)
 
     def apply(self, project: Project) -> Changes:
-        act = _act(project, self.act_id)
+        act = find_act(project, self.act_id)
         old = act.rating
         try:
             act.rating = self.rating  # validate_assignment checks 1..5
@@ -85,7 +78,7 @@ class SetActNote(Command):
     _old: str = field(default="", repr=False)
 
     def apply(self, project: Project) -> Changes:
-        act = _act(project, self.act_id)
+        act = find_act(project, self.act_id)
         line = " ".join(self.note.split())  # one line: the notes keep one review remark per line
         if not line:
             raise EditError(f"act '{act.name}' note: the note is empty")

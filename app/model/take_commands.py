@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.model.act import MAX_SEED, Act, Take
-from app.model.commands import Changes, Command, EditError
+from app.model.commands import Changes, Command, EditError, find_act
 from app.model.project import Project
 
 
@@ -29,13 +29,6 @@ def fresh_seeds(act: Act, n: int, rng: random.Random) -> list[int]:
             used.add(seed)
             seeds.append(seed)
     return seeds
-
-
-def _act(project: Project, act_id: str) -> Act:
-    try:
-        return project.act(act_id)
-    except KeyError:
-        raise EditError(f"no act with id {act_id!r}") from None
 
 
 def _take_index(act: Act, take_id: str) -> int:
@@ -70,7 +63,7 @@ class AddTakes(Command):
     _added: list[Take] = field(default_factory=list, repr=False)
 
     def apply(self, project: Project) -> Changes:
-        act = _act(project, self.act_id)
+        act = find_act(project, self.act_id)
         if not self.seeds:
             raise EditError(f"act '{act.name}': no seeds given for new takes")
         if not self.backend:
@@ -103,7 +96,7 @@ class SelectTake(Command):
     _old: str | None = field(default=None, repr=False)
 
     def apply(self, project: Project) -> Changes:
-        act = _act(project, self.act_id)
+        act = find_act(project, self.act_id)
         if self.take_id is not None:
             _take(act, self.take_id)
         self._old = act.selected_take
@@ -127,7 +120,7 @@ class RateTake(Command):
     _old: int | None = field(default=None, repr=False)
 
     def apply(self, project: Project) -> Changes:
-        act = _act(project, self.act_id)
+        act = find_act(project, self.act_id)
         take = _take(act, self.take_id)
         old = take.rating
         _set_take_field(act, take, "rating", self.rating)
@@ -151,7 +144,7 @@ class SetTakeNote(Command):
     _old: str = field(default="", repr=False)
 
     def apply(self, project: Project) -> Changes:
-        act = _act(project, self.act_id)
+        act = find_act(project, self.act_id)
         take = _take(act, self.take_id)
         old = take.note
         _set_take_field(act, take, "note", self.note)
@@ -175,7 +168,7 @@ class RemoveTake(Command):
     _old_selected: str | None = field(default=None, repr=False)
 
     def apply(self, project: Project) -> Changes:
-        act = _act(project, self.act_id)
+        act = find_act(project, self.act_id)
         index = _take_index(act, self.take_id)
         take = act.takes[index]
         self._removed = (index, take)

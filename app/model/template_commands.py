@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from app.model.act import Act, TemplateLink
-from app.model.commands import Changes, Command, EditError
+from app.model.commands import Changes, Command, EditError, find_act
 from app.model.project import Project
 from app.model.template import EmbeddedTemplate, get_path, template_values, with_path
 
@@ -21,10 +21,7 @@ from app.model.template import EmbeddedTemplate, get_path, template_values, with
 def _acts(project: Project, act_ids: Sequence[str]) -> list[Act]:
     if not act_ids:
         raise EditError("no acts to apply the template to")
-    try:
-        return [project.act(act_id) for act_id in act_ids]
-    except KeyError as error:
-        raise EditError(str(error.args[0])) from None
+    return [find_act(project, act_id) for act_id in act_ids]
 
 
 def _set(act: Act, path: str, value: object) -> None:

@@ -246,8 +246,7 @@ class DiffusionBackend:
     def arguments(self, request: MotionRequest, frames: int, policy: MemoryPolicy) -> dict[str, Any]:
         """The pipeline call arguments for `request` (without output type and callback)."""
         spec = self.spec
-        scale = _LOW_RESOLUTION_SCALE if policy >= MemoryPolicy.lower_resolution else 1.0
-        width, height = self.traits.fixed_size or generation_size(spec, request.width, request.height, scale)
+        width, height = self.traits.fixed_size or _size_under(policy, spec, request.width, request.height)
         first_image = fit_image(request.keyframes[0], width, height, request.fit)
         first = _pil(first_image)
         steps = request.steps or spec.default_steps
@@ -297,6 +296,12 @@ class DiffusionBackend:
         raise InputError(f"model {self.name!r}: {spec.class_name} is not an image-to-video pipeline")
 
 
+def _size_under(policy: MemoryPolicy, spec: PipelineSpec, width: int, height: int) -> tuple[int, int]:
+    """The generation size for a `width`×`height` result under `policy` (halved on the last rung)."""
+    scale = _LOW_RESOLUTION_SCALE if policy >= MemoryPolicy.lower_resolution else 1.0
+    return generation_size(spec, width, height, scale)
+
+
 def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     if frame.shape[1] == width and frame.shape[0] == height:
         return frame
@@ -343,8 +348,7 @@ def text_to_image(
         raise InputError(f"model {entry.name!r} ({entry.pipeline}) is not a text-to-image model")
 
     def arguments(policy: MemoryPolicy) -> dict[str, Any]:
-        scale = _LOW_RESOLUTION_SCALE if policy >= MemoryPolicy.lower_resolution else 1.0
-        gen_width, gen_height = generation_size(spec, width, height, scale)
+        gen_width, gen_height = _size_under(policy, spec, width, height)
         base = _still_arguments(spec, prompt, negative_prompt, seed, steps, guidance)
         return {**base, "width": gen_width, "height": gen_height}
 
@@ -378,8 +382,7 @@ def refine_image(
     total_steps = max(steps or spec.default_steps, math.ceil(1 / strength))
 
     def arguments(policy: MemoryPolicy) -> dict[str, Any]:
-        scale = _LOW_RESOLUTION_SCALE if policy >= MemoryPolicy.lower_resolution else 1.0
-        gen_width, gen_height = generation_size(spec, width, height, scale)
+        gen_width, gen_height = _size_under(policy, spec, width, height)
         fitted = cv2.resize(image, (gen_width, gen_height), interpolation=cv2.INTER_AREA)
         base = _still_arguments(spec, prompt, negative_prompt, seed, total_steps, guidance)
         extra = {"width": gen_width, "height": gen_height} if spec.family is Family.flux else {}
