@@ -8,6 +8,8 @@ conversion needs (several in-between frames per source pair).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import cast
 
 import cv2
 import numpy as np
@@ -23,6 +25,10 @@ _DIS_PRESETS: dict[str, int] = {
 
 # DIS keeps per-call scratch state inside the object, so sharing one across threads corrupts results.
 _per_thread = threading.local()
+
+# remap with map2=None is valid OpenCV, but the stubs of 4.x reject it and those of 5.x accept it: one untyped
+# handle keeps the code checking cleanly on both.
+remap_untyped = cast("Callable[..., np.ndarray]", cv2.remap)
 
 # Forward-backward consistency test of Sundaram et al. (2010): a pixel is occluded when
 # |f + b|² > _REL_TOLERANCE·(|f|² + |b|²) + _ABS_TOLERANCE_PX2. The relative term forgives the larger
@@ -165,7 +171,7 @@ def _motion_image(flow: np.ndarray, occluded: np.ndarray) -> np.ndarray:
 def _warp_by(image: np.ndarray, displacement: np.ndarray) -> np.ndarray:
     """`image` bilinearly sampled at each pixel's own position plus `displacement` (H, W, 2; in pixels of
     `image`), with the edges replicated outside."""
-    warped: np.ndarray = cv2.remap(  # type: ignore[call-overload]  # the stubs lack map2=None
+    warped: np.ndarray = remap_untyped(
         image, displacement, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, borderMode=cv2.BORDER_REPLICATE
     )
     return warped

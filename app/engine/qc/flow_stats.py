@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from app.engine.cancel import CancelToken, ProgressFn, no_progress
+from app.engine.flow import remap_untyped
 from app.engine.qc.types import ActSpan, QCInput
 
 ANALYSIS_WIDTH = 320  # pixels; wider frames are scaled down first
@@ -170,9 +171,7 @@ def _flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def _remap(image: np.ndarray, source: np.ndarray, interpolation: int) -> np.ndarray:
     """`image` sampled at the absolute positions `source` (H, W, 2), edges replicated outside."""
-    sampled: np.ndarray = cv2.remap(  # type: ignore[call-overload]  # the stubs lack map2=None
-        image, source, None, interpolation, borderMode=cv2.BORDER_REPLICATE
-    )
+    sampled: np.ndarray = remap_untyped(image, source, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
     return sampled
 
 
