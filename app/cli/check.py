@@ -3,7 +3,7 @@
 A `.storybeat` file is checked through its draft proxies with its acts, beat grid and references; any other
 file is decoded as a video whose cuts are detected and whose beats come from `--audio` (else its own audio
 track). The exit status is 0 whenever the checks ran, whatever they found; bad input is exit 2 with one line.
-`app.cli` adds the parser (`add_check_parser`) and dispatches to `cmd_check`; the engine is imported only
+`app.cli.main` adds the parser (`add_check_parser`) and dispatches to `cmd_check`; the engine is imported only
 when the command runs, so `storybeat --help` stays instant.
 """
 
@@ -37,8 +37,8 @@ def add_check_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run `storybeat check`; returns the exit status (errors are raised for `app.cli`)."""
-    from app.cli import EXIT_OK, _progress
+    """Run `storybeat check`; returns the exit status (errors are raised for app.cli.main)."""
+    from app.cli.common import EXIT_OK, progress_bar
     from app.engine.qc import qc_input_from_project, qc_input_from_video, run_checks
 
     source: Path = args.input
@@ -49,14 +49,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise InputError("--audio is for videos: a project is checked against its own music")
     if args.audio is not None and not args.audio.is_file():
         raise InputError(f"{args.audio}: no such audio file")
-    with _progress("Reading", args.json) as progress:
+    with progress_bar("Reading", args.json) as progress:
         if is_project:
             from app.model.project_file import load_project
 
             qc = qc_input_from_project(load_project(source), source.parent, progress=progress)
         else:
             qc = qc_input_from_video(source, args.audio, progress=progress)
-    with _progress("Checking", args.json) as progress:
+    with progress_bar("Checking", args.json) as progress:
         report = run_checks(qc, progress=progress)
     if args.json:
         print(json.dumps(report.to_json()))

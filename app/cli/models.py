@@ -1,6 +1,6 @@
 """`storybeat models`: register local diffusers model folders, list and remove them, or pull one from the Hub.
 
-`app.cli` adds the parser (`add_models_parser`) and dispatches to `cmd_models`; the error conventions are
+`app.cli.main` adds the parser (`add_models_parser`) and dispatches to `cmd_models`; the error conventions are
 its own (InputError → exit 2 with one line, other StorybeatError → exit 1). The registry and torch are
 imported only when the command runs, so `storybeat --help` stays instant.
 """
@@ -95,9 +95,9 @@ def _remove(registry: ModelRegistry, args: argparse.Namespace) -> None:
 
 
 def _pull(registry: ModelRegistry, args: argparse.Namespace) -> None:
-    from app.cli import _progress
+    from app.cli.common import progress_bar
 
-    with _progress(f"Pulling {args.repo_id}", args.json) as progress:
+    with progress_bar(f"Pulling {args.repo_id}", args.json) as progress:
         entry = registry.pull(args.repo_id, args.name, progress)
     _report(entry, args, "pulled")
 
@@ -110,8 +110,8 @@ def _report(entry: ModelEntry, args: argparse.Namespace, verb: str) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """Run `storybeat models <sub-command>`; returns the exit status (errors are raised for `app.cli`)."""
-    from app.cli import EXIT_OK
+    """Run `storybeat models <sub-command>`; returns the exit status (errors are raised for app.cli.main)."""
+    from app.cli.common import EXIT_OK
     from app.engine.models.registry import ModelRegistry
 
     actions = {"list": _list, "add": _add, "remove": _remove, "pull": _pull}

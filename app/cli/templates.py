@@ -1,6 +1,6 @@
 """`storybeat templates`: list and show the template library, import and export .zip bundles.
 
-`app.cli` adds the parser (`add_templates_parser`) and dispatches to `cmd_templates`; the error conventions
+`app.cli.main` adds the parser (`add_templates_parser`) and runs `cmd_templates`; the error conventions
 are its own (InputError → exit 2 with one line, other StorybeatError → exit 1). The library (and cv2) is
 imported only when the command runs, so `storybeat --help` stays instant.
 """
@@ -136,8 +136,8 @@ def _export(library: TemplateLibrary, args: argparse.Namespace) -> None:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
-    """Run `storybeat templates <sub-command>`; returns the exit status (errors are raised for `app.cli`)."""
-    from app.cli import EXIT_OK
+    """Run `storybeat templates <sub-command>`; returns the exit status (errors go up to app.cli.main)."""
+    from app.cli.common import EXIT_OK
     from app.engine.templates.library import TemplateLibrary
 
     actions = {"list": _list, "show": _show, "import": _import, "export": _export}
