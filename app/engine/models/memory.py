@@ -88,6 +88,12 @@ def safety_margin(bytes_: int) -> int:
     return max(bytes_ * 15 // 100, 512 * _MIB)
 
 
+def estimated_peak(weights: int, policy: MemoryPolicy) -> int:
+    """Estimated peak device memory in bytes under `policy` for `weights` bytes of weights, rounded up: the
+    estimate `starting_policy` plans with. Only full through sequential offload have one (KeyError else)."""
+    return math.ceil(weights * _PEAK_FACTOR[policy])
+
+
 @dataclass(frozen=True)
 class DevicePlan:
     """The device generation runs on ("cuda", "mps" or "cpu") and the torch dtype name it computes in."""
