@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
-import huggingface_hub
 import pytest
 
 from app.cli import run
+from app.engine.models.curated import load_catalog
+from tests.engine.fake_hub import FakeHub
 from tests.engine.test_registry import write_fake_model
 
 
@@ -54,7 +56,8 @@ def test_add_list_remove_round_trip(fake_model: Path, capsys: pytest.CaptureFixt
     assert model["available"] is True
 
     assert run(["models", "remove", "sd-fake", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"removed": "sd-fake", "path": str(fake_model.resolve())}
+    removed = json.loads(capsys.readouterr().out)
+    assert removed == {"removed": "sd-fake", "path": str(fake_model.resolve()), "deleted": False}
     assert _listed(capsys) == []
     assert fake_model.is_dir()
 
@@ -110,20 +113,99 @@ def test_a_broken_registry_file_is_named_and_kept(
     assert registry_file.read_text() == '{"format": 1, "models": ['
 
 
-def test_pull_offline_exits_1_and_leaves_nothing(
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    served = FakeHub(repos={"someone/tiny-sd": write_fake_model(tmp_path / "repo")})
+    monkeypatch.setenv("HF_ENDPOINT", served.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    yield served
+    served.close()
+
+
+def test_pull_offline_exits_1_keeps_nothing_registered(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    # huggingface_hub reads the variable when it is imported, which happened before this test.
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     assert run(["models", "pull", "someone/tiny-model", "--name", "tiny"]) == 1
-    _one_line_error(
-        capsys,
-        "could not reach the Hugging Face Hub to pull someone/tiny-model",
-        "use `storybeat models add`",
-    )
+    _one_line_error(capsys, "offline: HF_HUB_OFFLINE is set")
     assert _listed(capsys) == []
     assert not (tmp_path / "data" / "models" / "tiny").exists()
+
+
+def test_pull_a_repository_then_rename_and_remove_with_its_files(
+    hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["models", "pull", "someone/tiny-sd", "--json"]) == 0
+    pulled = json.loads(capsys.readouterr().out)
+    folder = tmp_path / "data" / "models" / "tiny-sd"
+    assert pulled["name"] == "tiny-sd" and pulled["path"] == str(folder.resolve())
+    assert run(["models", "rename", "tiny-sd", "sd-small"]) == 0
+    assert capsys.readouterr().out.startswith("renamed to sd-small: StableDiffusionPipeline")
+    assert [model["name"] for model in _listed(capsys)] == ["sd-small"]
+    assert run(["models", "remove", "sd-small", "--delete-files", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["deleted"] is True
+    assert not folder.exists() and _listed(capsys) == []
+
+
+def test_remove_never_deletes_a_folder_storybeat_did_not_download(
+    fake_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["models", "add", "mine", str(fake_model)]) == 0
+    capsys.readouterr()
+    assert run(["models", "remove", "mine", "--delete-files"]) == 2
+    _one_line_error(capsys, "is not in Storybeat's models folder")
+    assert fake_model.is_dir() and [model["name"] for model in _listed(capsys)] == ["mine"]
+
+
+def test_pull_a_catalog_id_uses_its_pinned_revision_and_name(
+    hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    curated = load_catalog().find("sdxl-base")
+    hub.repos[curated.repo_id] = hub.repos["someone/tiny-sd"]
+    assert run(["models", "pull", "sdxl-base", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "sdxl-base"
+    listings = [path for path, _ in hub.requests if path.startswith("/api/")]
+    assert listings == [f"/api/models/{curated.repo_id}/revision/{curated.revision}"]
+
+
+def test_gated_and_unknown_repositories_exit_2_with_one_line(
+    hub: FakeHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub.gated.add("someone/tiny-sd")
+    assert run(["models", "pull", "someone/tiny-sd"]) == 2
+    _one_line_error(capsys, "someone/tiny-sd is gated: accept its licence at", "hf auth login")
+    assert run(["models", "pull", "someone/nothing-here"]) == 2
+    _one_line_error(capsys, "someone/nothing-here: no such model on the Hugging Face Hub")
+    assert _listed(capsys) == []
+
+
+def test_catalog_lists_every_curated_model_with_size_licence_and_fit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi: this machine has no NVIDIA GPU
+    assert run(["models", "catalog", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in rows] == load_catalog().ids
+    for row in rows:
+        assert row["size_bytes"] > 0 and row["license"]
+        assert row["fit"]["level"] == "cpu_only" and row["fit"]["badge"] == "CPU only: slow"
+    assert run(["models", "catalog"]) == 0
+    assert "svd-xt: " in capsys.readouterr().out
+
+
+def test_found_lists_models_in_the_given_folders(
+    fake_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-cache"))
+    assert run(["models", "found", "--folder", str(fake_model.parent), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["models"]
+    assert [(row["path"], row["registered_as"]) for row in found] == [(str(fake_model), None)]
+    assert run(["models", "add", "fake", str(fake_model)]) == 0
+    capsys.readouterr()
+    assert run(["models", "found", "--folder", str(fake_model.parent), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["models"][0]["registered_as"] == "fake"
 
 
 def test_models_needs_a_sub_command(capsys: pytest.CaptureFixture[str]) -> None:

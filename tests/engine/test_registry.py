@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import huggingface_hub
 import pytest
 import torch
 from diffusers import StableDiffusionImg2ImgPipeline, StableVideoDiffusionPipeline
@@ -19,7 +16,7 @@ from safetensors.torch import save_file
 
 from app.engine.models.loader import load_pipeline
 from app.engine.models.registry import ModelEntry, ModelRegistry, validate_model_folder
-from app.errors import InputError, StorybeatError
+from app.errors import InputError
 from tests.engine.tiny_models import save_tiny_sd, save_tiny_svd
 
 _FAKE_INDEX: dict[str, Any] = {
@@ -151,6 +148,11 @@ def test_the_allow_list_is_named_when_the_class_is_refused(fake_model: Path) -> 
         validate_model_folder(fake_model)
 
 
+def test_an_ltx_text_to_video_folder_registers_as_its_image_to_video_class(fake_model: Path) -> None:
+    _set_component(fake_model, "_class_name", "LTXPipeline")
+    assert validate_model_folder(fake_model)[0] == "LTXImageToVideoPipeline"
+
+
 def test_a_missing_path_or_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="model folder does not exist"):
         validate_model_folder(tmp_path / "nowhere")
@@ -272,129 +274,6 @@ def test_a_damaged_registry_is_reported_and_never_overwritten(
             action()
         assert str(registry.file) in str(refused.value) and "damaged" in str(refused.value)
     assert registry.file.read_text() == content
-
-
-# -- pulling ---------------------------------------------------------------------------------
-
-
-def test_pull_offline_says_so_and_leaves_nothing_behind(
-    registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    # huggingface_hub reads the variable when it is imported, which happened before this test.
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(StorybeatError) as failed:
-        registry.pull("someone/tiny-model")
-    assert not isinstance(failed.value, InputError)  # a failure (exit 1), not bad input
-    message = str(failed.value)
-    assert message.startswith("could not reach the Hugging Face Hub to pull someone/tiny-model: ")
-    assert "models add" in message and "\n" not in message
-    assert registry.entries() == [] and not (registry.models_dir / "tiny-model").exists()
-
-
-class FakeHub:
-    """Serves a local folder the way huggingface_hub serves a repository (model_info, file downloads, a
-    filtered snapshot with byte progress), and can fail part-way through the snapshot."""
-
-    def __init__(self, source: Path, fail_after_files: int | None = None) -> None:
-        self.source = source
-        self.fail_after_files = fail_after_files
-        self.progress: list[tuple[int, int]] = []
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(huggingface_hub.HfApi, "model_info", self.model_info)
-        monkeypatch.setattr(huggingface_hub, "hf_hub_download", self.hf_hub_download)
-        monkeypatch.setattr(huggingface_hub, "snapshot_download", self.snapshot_download)
-
-    def files(self) -> list[str]:
-        return sorted(p.relative_to(self.source).as_posix() for p in self.source.rglob("*") if p.is_file())
-
-    def model_info(self, repo_id: str) -> SimpleNamespace:
-        return SimpleNamespace(sha="0" * 40, siblings=[SimpleNamespace(rfilename=f) for f in self.files()])
-
-    def hf_hub_download(self, repo_id: str, filename: str, *, revision: str, local_dir: Path) -> str:
-        target = Path(local_dir) / filename
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(self.source / filename, target)
-        return str(target)
-
-    def snapshot_download(
-        self, repo_id: str, *, revision: str, local_dir: Path, allow_patterns: list[str], tqdm_class: Any
-    ) -> str:
-        wanted = [f for f in self.files() if any(fnmatch.fnmatch(f, p) for p in allow_patterns)]
-        files_bar = tqdm_class(total=len(wanted), desc=f"Fetching {len(wanted)} files")
-        bytes_bar = tqdm_class(total=sum((self.source / f).stat().st_size for f in wanted), unit="B")
-        for count, name in enumerate(wanted):
-            if count == self.fail_after_files:
-                raise ConnectionError("connection reset by peer")
-            self.hf_hub_download(repo_id, name, revision=revision, local_dir=local_dir)
-            bytes_bar.update((self.source / name).stat().st_size)
-            files_bar.update(1)
-        return str(local_dir)
-
-
-@pytest.fixture
-def hub_repo(tmp_path: Path) -> Path:
-    """A tiny SD repository with what a real one also carries: pickle and fp16 copies, code, a checkpoint."""
-    repo = save_tiny_sd(tmp_path / "repo")
-    (repo / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04pickle")
-    shutil.copy(
-        repo / "unet" / "diffusion_pytorch_model.safetensors",
-        repo / "unet" / "diffusion_pytorch_model.fp16.safetensors",
-    )
-    (repo / "scheduler" / "custom_scheduler.py").write_text("import os")
-    (repo / "v1-5-pruned.safetensors").write_bytes(b"0" * 64)
-    return repo
-
-
-def test_pull_fetches_only_safe_default_files_then_registers(
-    registry: ModelRegistry, hub_repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    hub = FakeHub(hub_repo)
-    hub.install(monkeypatch)
-    entry = registry.pull("someone/Tiny_SD", progress=lambda done, total: hub.progress.append((done, total)))
-    folder = registry.models_dir / "tiny_sd"
-    assert entry == registry.get("tiny_sd") and entry.path == folder.resolve()
-    pulled = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    assert "unet/diffusion_pytorch_model.safetensors" in pulled and "tokenizer/tokenizer.json" in pulled
-    assert not {n for n in pulled if n.endswith((".bin", ".py", ".fp16.safetensors"))}
-    assert "v1-5-pruned.safetensors" not in pulled
-    total = hub.progress[-1][1]
-    assert hub.progress[-1] == (total, total) and total > 100_000  # bytes, not files
-    assert [done for done, _ in hub.progress] == sorted(done for done, _ in hub.progress)
-
-
-def test_a_pull_that_fails_midway_removes_its_folder(
-    registry: ModelRegistry, hub_repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    FakeHub(hub_repo, fail_after_files=3).install(monkeypatch)
-    with pytest.raises(StorybeatError, match=r"could not reach the Hugging Face Hub.*connection reset"):
-        registry.pull("someone/tiny-sd")
-    assert not (registry.models_dir / "tiny-sd").exists() and registry.entries() == []
-
-
-def test_a_pulled_model_that_fails_validation_is_removed(
-    registry: ModelRegistry, hub_repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _set_component(hub_repo, "_class_name", "StableDiffusionControlNetPipeline")
-    FakeHub(hub_repo).install(monkeypatch)
-    with pytest.raises(InputError, match="not supported"):
-        registry.pull("someone/tiny-sd", name="controlnet")
-    assert not (registry.models_dir / "controlnet").exists() and registry.entries() == []
-
-
-def test_pull_refuses_bad_ids_and_taken_names_before_any_download(
-    registry: ModelRegistry, fake_model: Path
-) -> None:
-    with pytest.raises(InputError, match="not a Hugging Face repository id"):
-        registry.pull("../etc/passwd")
-    with pytest.raises(InputError, match="not a Hugging Face repository id"):
-        registry.pull("a/b/c", name="fine")
-    registry.add("taken", fake_model)
-    with pytest.raises(InputError, match="already registered"):
-        registry.pull("someone/taken")
-    with pytest.raises(InputError, match="reserved"):
-        registry.pull("someone/x", name="motion")
 
 
 # -- loading ---------------------------------------------------------------------------------

@@ -153,6 +153,12 @@ PIPELINES: dict[str, PipelineSpec] = {
 }  # fmt: skip
 
 
+#: Folders of a pipeline class that is not run itself but whose weights an allowed class loads unchanged:
+#: LTX-Video's repository names the text-to-video LTXPipeline, and diffusers loads the image-to-video class
+#: from that same folder. Such a folder is registered as the class Storybeat runs.
+LOADABLE_AS = {"LTXPipeline": "LTXImageToVideoPipeline"}
+
+
 def pipeline_spec(class_name: str) -> PipelineSpec:
     """The spec of an allowed pipeline class; InputError naming the allowed ones otherwise."""
     try:

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, replace
@@ -25,9 +24,8 @@ from typing import Any
 
 import platformdirs
 
-from app.engine.cancel import ProgressFn, no_progress
-from app.engine.models.catalog import PIPELINES, PipelineSpec, pipeline_spec
-from app.engine.models.loader import download_model, import_diffusers
+from app.engine.models.catalog import LOADABLE_AS, PIPELINES, PipelineSpec, pipeline_spec
+from app.engine.models.loader import import_diffusers
 from app.errors import InputError
 
 #: The built-in CPU backend's id, which acts already use: a model may not shadow it.
@@ -108,6 +106,7 @@ def _validated(path: Path) -> tuple[str, str]:
     pipeline = index.get("_class_name")
     if not isinstance(pipeline, str):
         raise InputError(f"{index_file}: no _class_name (the pipeline class)")
+    pipeline = LOADABLE_AS.get(pipeline, pipeline)
     if pipeline not in PIPELINES:
         allowed = ", ".join(sorted(PIPELINES))
         raise InputError(f"{index_file}: pipeline class {pipeline!r} is not supported (allowed: {allowed})")
@@ -119,7 +118,11 @@ def _validated(path: Path) -> tuple[str, str]:
 
 
 def _files_checked(root: Path) -> list[Path]:
-    """Every file under `root`, relative; refuses code files and links that lead out of the folder."""
+    """Every file under `root`, relative; refuses code files and links that lead out of the folder.
+
+    A Hugging Face cache snapshot (`models--owner--name/snapshots/<commit>/`) is itself all links: those
+    into its own repository's blob files are allowed (see `_is_own_blob`), no other link out of it.
+    """
     real_root = root.resolve()
     files: list[Path] = []
     for folder, dirnames, filenames in os.walk(root):
@@ -143,11 +146,69 @@ def _files_checked(root: Path) -> list[Path]:
 
 
 def _check_link(root: Path, real_root: Path, entry: Path) -> None:
-    if entry.is_symlink() and not entry.resolve().is_relative_to(real_root):
-        raise InputError(
-            f"{root}: {entry.relative_to(root)} links to {entry.resolve()}, outside the model folder "
-            "(copy the files in, e.g. with `cp -rL`)"
-        )
+    if not entry.is_symlink():
+        return
+    relative = entry.relative_to(root)
+    try:
+        target = entry.resolve()
+        blobs = _hf_snapshot_blobs(real_root)
+        blob = _first_hop(entry) if blobs is not None else None
+    except (OSError, RuntimeError):  # RuntimeError: a loop of links (Python < 3.13)
+        raise InputError(f"{root}: {relative} is a link that loops or cannot be followed") from None
+    if target.is_relative_to(real_root):
+        return
+    if blobs is not None and blob is not None and blob.parent == blobs:
+        if not target.exists():
+            raise InputError(f"{root}: {relative} is a broken link ({target} is missing from the cache)")
+        if _is_own_blob(blobs, blob, target):
+            return
+    raise InputError(
+        f"{root}: {relative} links to {target}, outside the model folder "
+        "(copy the files in, e.g. with `cp -rL`)"
+    )
+
+
+#: Marks the cache-wide blob store of recent huggingface_hub versions (`<cache>/blobs/<ab>/<ab…64 hex>`),
+#: which a repository's `blobs/<etag>` links to when the file is shared with other repositories (Xet).
+_HF_SHARED_STORE_MARKER = ".huggingface-shared-blobs"
+_HF_SHARED_BLOB = re.compile(r"[0-9a-f]{64}")
+
+
+def _hf_snapshot_blobs(real_root: Path) -> Path | None:
+    """The repository's `blobs/` folder when `real_root` is a Hugging Face cache snapshot
+    (`…/models--owner--name/snapshots/<commit>`), else None. A `blobs/` that is itself a link is not one."""
+    snapshots = real_root.parent
+    repo = snapshots.parent
+    if snapshots.name != "snapshots" or not repo.name.startswith("models--"):
+        return None
+    blobs = repo / "blobs"
+    return blobs if blobs.is_dir() and not blobs.is_symlink() else None
+
+
+def _first_hop(link: Path) -> Path | None:
+    """Where the link `link` itself points (its folder resolved, its last part not followed); None when
+    that last part is not a plain name."""
+    hop = link.parent / os.readlink(link)
+    if hop.name in ("", ".", ".."):
+        return None
+    return hop.parent.resolve() / hop.name
+
+
+def _is_own_blob(blobs: Path, blob: Path, target: Path) -> bool:
+    """Whether a snapshot link whose first hop is `blob` (in the snapshot's repository's `blobs`) and which
+    resolves to `target` is one huggingface_hub made: the blob is a regular file, or it is a link into the
+    cache's marked shared store (`<cache>/blobs/<ab>/<ab…>`) and `target` is a regular file there."""
+    if target == blob:
+        return target.is_file()
+    store = blobs.parent.parent / "blobs"
+    return (
+        blob.is_symlink()
+        and target.parent.parent == store
+        and _HF_SHARED_BLOB.fullmatch(target.name) is not None
+        and target.parent.name == target.name[:2]
+        and (store / _HF_SHARED_STORE_MARKER).is_file()
+        and target.is_file()
+    )
 
 
 def _read_json_object(file: Path) -> dict[str, Any]:
@@ -318,7 +379,7 @@ class ModelRegistry:
 
     def __init__(self, file: Path | None = None, models_dir: Path | None = None) -> None:
         self.file = file or default_registry_file()
-        #: Where `pull` downloads to (one folder per model name).
+        #: Where pulls download to (one folder per model name; see app.engine.models.pull).
         self.models_dir = models_dir or default_models_dir()
         self._lock = threading.Lock()
 
@@ -367,28 +428,19 @@ class ModelRegistry:
             self._save([entry for entry in entries if entry is not removed])
         return removed
 
-    def pull(self, repo_id: str, name: str | None = None, progress: ProgressFn | None = None) -> ModelEntry:
-        """Download `repo_id` from the Hugging Face Hub into `models_dir/<name>`, validate and register it.
-
-        `progress(done, total)` is in bytes. On any failure nothing is registered and the partial folder
-        is removed; an unreachable Hub raises StorybeatError (a failure), a bad id or name InputError.
-        """
-        check_repo_id(repo_id)
-        name = check_model_name(name) if name is not None else default_name_for(repo_id)
-        if self.find(name) is not None:  # also refuses early when the registry file is damaged
-            raise InputError(f"a model named {name!r} is already registered; pick another with --name")
-        folder = self.models_dir / name
-        if folder.exists():
-            raise InputError(
-                f"{folder}: already exists (register it with `storybeat models add {name} {folder}`, "
-                "or delete it)"
-            )
-        download_model(repo_id, folder, progress or no_progress)
-        try:
-            return self.add(name, folder)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+    def rename(self, name: str, new_name: str) -> ModelEntry:
+        """Register the model called `name` as `new_name` instead (its folder stays where it is)."""
+        check_model_name(new_name)
+        with self._lock:
+            entries = self._load()
+            entry = next((entry for entry in entries if entry.name == name), None)
+            if entry is None:
+                raise InputError(self._unknown(name))
+            if any(other.name == new_name for other in entries):
+                raise InputError(f"a model named {new_name!r} is already registered")
+            renamed = replace(entry, name=new_name)
+            self._save([renamed if other is entry else other for other in entries])
+        return renamed
 
     def _unknown(self, name: str) -> str:
         names = ", ".join(entry.name for entry in self._load()) or "none"
