@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from app.cli import check, models, project, templates
+from app.cli import check, desktop, models, project, templates
 from app.cli.common import EXIT_FAILED, EXIT_USAGE, Parser, UsageError, version
 from app.errors import Cancelled, InputError, StorybeatError
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_check_parser(commands)
     models.add_models_parser(commands)
     templates.add_templates_parser(commands)
+    desktop.add_desktop_parser(commands)
     return parser
 
 
@@ -36,6 +37,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": check.cmd_check,
     "models": models.cmd_models,
     "templates": templates.cmd_templates,
+    "desktop": desktop.cmd_desktop,
 }
 
 
@@ -74,8 +76,8 @@ def run(argv: Sequence[str]) -> int:
         if first and not first.startswith("-") and not first.endswith(".storybeat"):
             raise UsageError(f"unknown command {first!r} (see 'storybeat --help')")
         return run_editor(argv)
-    except Cancelled:
-        print("storybeat: cancelled", file=sys.stderr)
+    except Cancelled as error:
+        print(f"storybeat: {error or 'cancelled'}", file=sys.stderr)
         return EXIT_FAILED
     except InputError as error:
         print(f"storybeat: error: {error}", file=sys.stderr)
