@@ -20,11 +20,13 @@ from app.engine.models import download
 from app.engine.models.download import DownloadFailed, DownloadPlan, Hub, RemoteFile, files_to_pull
 from app.engine.models.pull import (
     PullEvents,
+    PullRequest,
     command,
     make_request,
     partial_bytes,
     run_pull,
     staging_folder,
+    stopped_pulls,
 )
 from app.engine.models.registry import ModelRegistry
 from app.errors import Cancelled, InputError
@@ -130,6 +132,9 @@ def test_cancel_keeps_the_partial_files_and_the_next_pull_resumes_with_range(
         run_pull(registry, request, cancel_midway, cancel)
     kept = partial_bytes(registry, "tiny")
     assert kept > 0 and registry.entries() == []
+    [stopped] = stopped_pulls(registry)  # what the editor offers to resume after a restart
+    assert stopped.request == PullRequest(REPO, "tiny", COMMIT, None) and stopped.done_bytes == kept
+    assert stopped.total_bytes > kept
     assert any(p.name.endswith(".part") for p in staging_folder(registry, "tiny").rglob("*"))
 
     hub.bytes_per_second = None

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app.engine.cancel import CancelToken
-from app.engine.models.download import PLAN_FILE, DownloadFailed, child_command
+from app.engine.models.download import PLAN_FILE, DownloadFailed, DownloadPlan, child_command
 from app.engine.models.registry import (
     ModelEntry,
     ModelRegistry,
@@ -77,6 +77,31 @@ def partial_bytes(registry: ModelRegistry, name: str) -> int:
     return sum(
         path.stat().st_size for path in staging.rglob("*") if path.is_file() and path.name != PLAN_FILE
     )
+
+
+@dataclass(frozen=True)
+class StoppedPull:
+    """A pull that stopped before it finished (failed, cancelled, killed, or the editor closed): pulling the
+    same name again resumes it."""
+
+    request: PullRequest
+    done_bytes: int
+    total_bytes: int
+
+
+def stopped_pulls(registry: ModelRegistry) -> list[StoppedPull]:
+    """Every resumable pull left in the staging folders, by name. A staging folder whose plan cannot be read
+    is left out (a new pull of that name starts over)."""
+    root = registry.models_dir / ".partial"
+    stopped = []
+    for staging in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            plan = DownloadPlan.from_json(json.loads((staging / PLAN_FILE).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        request = PullRequest(plan.repo_id, staging.name, plan.revision, plan.variant)
+        stopped.append(StoppedPull(request, partial_bytes(registry, staging.name), plan.total_bytes))
+    return stopped
 
 
 def discard_partial(registry: ModelRegistry, name: str) -> None:
