@@ -342,3 +342,18 @@ def test_cancel_from_another_thread_stops_a_stalled_child(hub: FakeHub, registry
         run_pull(registry, make_request(registry, REPO), cancel=cancel)
     assert time.monotonic() - started < 4
     assert os.listdir(registry.models_dir) == [".partial"]
+
+
+def test_a_disk_that_fills_up_mid_download_is_one_line_and_not_retried(
+    hub: FakeHub, registry: ModelRegistry, tmp_path: Path
+) -> None:
+    plan = Hub().plan(REPO, None, None)
+    staging = tmp_path / "staging"
+    download.prepare_staging(plan, staging)
+    (staging / "model_index.json.part").symlink_to("/dev/full")  # every write fails with ENOSPC
+    hub.requests.clear()
+    with pytest.raises(DownloadFailed) as failed:
+        download.fetch_all(Hub(), plan, staging, lambda done, total: None)
+    part = staging / "model_index.json.part"
+    assert str(failed.value) == f"{part}: cannot write (No space left on device); what was downloaded is kept"
+    assert len([path for path, _ in hub.requests if path.endswith("model_index.json")]) == 1

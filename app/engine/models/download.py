@@ -32,7 +32,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from app.errors import InputError, StorybeatError
 
@@ -395,21 +395,29 @@ def _stream(hub: Hub, url: str, part: Path, have: int, size: int, advance: Advan
         mode = "ab" if resumed else "wb"  # a server that ignores Range sends the whole file again
         written = have if resumed else 0
         try:
-            sink = part.open(mode)
+            # Unbuffered: what arrived is on disk when the process is killed (resume starts there), and a
+            # full disk fails the write itself rather than a later flush.
+            sink = part.open(mode, buffering=0)
         except OSError as error:
             raise _DiskError(part, error) from None
         with sink:
             # read1: whatever has arrived (up to a chunk), so progress moves during a slow file too
             while chunk := response.read1(_CHUNK):
                 try:
-                    sink.write(chunk)
-                    sink.flush()  # what arrived is on disk when the process is killed: resume starts there
+                    _write_all(sink, chunk)
                 except OSError as error:
                     raise _DiskError(part, error) from None
                 written += len(chunk)
                 advance(min(written, size))
                 if written > size:
                     break  # more than the listing said: the hash check will refuse it
+
+
+def _write_all(sink: IO[Any], chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        written = sink.write(view)  # an unbuffered write may take fewer bytes than offered
+        view = view[written or 0 :]
 
 
 def _digests(path: Path) -> tuple[str, str]:
