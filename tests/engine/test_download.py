@@ -117,6 +117,18 @@ def test_the_variant_weights_replace_the_plain_ones_where_a_component_has_them()
     assert "unet/diffusion_pytorch_model.safetensors" in files_to_pull(files, index)
 
 
+def test_file_names_from_the_server_can_never_leave_the_download_folder() -> None:
+    index = {"unet": ["diffusers", "UNet2DConditionModel"], "..": ["diffusers", "AutoencoderKL"]}
+    hostile = [
+        "../evil.json",
+        "unet/../../evil.json",
+        "unet/sub/config.json",
+        "unet/.hidden.json",
+        "/abs.json",
+    ]
+    assert files_to_pull([*hostile, "unet/config.json"], index) == ["model_index.json", "unet/config.json"]
+
+
 def test_cancel_keeps_the_partial_files_and_the_next_pull_resumes_with_range(
     hub: FakeHub, registry: ModelRegistry
 ) -> None:

@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -44,6 +45,8 @@ _RETRIES = 3  # attempts per file after a stall or a dropped connection, resumin
 _DISK_MARGIN = 256 * 1024 * 1024  # left free beyond the download: the disk must stay usable
 _PULLED_SUFFIXES = frozenset({".json", ".txt", ".model", ".safetensors"})  # configs, tokenizers, weights
 _USER_AGENT = "storybeat-model-download"
+_COMPONENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # a pipeline component folder ("unet", "text_encoder_2")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 class DownloadFailed(StorybeatError):
@@ -115,13 +118,14 @@ def files_to_pull(
     components = {
         key
         for key, value in model_index.items()
-        if not key.startswith("_") and isinstance(value, list) and value != [None, None]
+        if _COMPONENT.fullmatch(key) and isinstance(value, list) and value != [None, None]
     }
     wanted = ["model_index.json"]
     weights: dict[str, dict[str | None, list[str]]] = {}  # component → variant → files
     for name in repo_files:
         path = PurePosixPath(name)
-        if len(path.parts) != 2 or path.parts[0] not in components:
+        # Names come from the server: only "<component>/<plain file name>", never "..", links or subfolders.
+        if len(path.parts) != 2 or path.parts[0] not in components or not _FILE_NAME.fullmatch(path.name):
             continue
         suffix = path.suffix.lower()
         if suffix not in _PULLED_SUFFIXES:
