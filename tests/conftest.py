@@ -24,3 +24,9 @@ def _private_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("STORYBEAT_CONFIG_DIR", str(config))
     monkeypatch.setenv("STORYBEAT_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     return config
+
+
+@pytest.fixture(autouse=True)
+def _no_welcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first-run welcome stays away unless a test asks for it (editors started as subprocesses too)."""
+    monkeypatch.setenv("STORYBEAT_NO_WELCOME", "1")

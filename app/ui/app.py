@@ -75,6 +75,8 @@ def run_editor(project: Path | None, screenshot: Path | None = None, at_seconds:
             return 2
     elif screenshot is None:
         window.files.offer_recovery()
+    if screenshot is None:
+        window.offer_welcome()  # first start only; never in screenshot mode
 
     if screenshot is not None:
         if at_seconds is not None:

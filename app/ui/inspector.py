@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.backends import backend_names, model_names
 from app.engine.models.catalog import Task
+from app.engine.models.registry import ModelRegistry
 from app.model.act import MAX_SEED, Act, CameraMove, Easing, FitMode, TransitionKind
 from app.model.commands import Changes, SetActField
 from app.model.media import MediaRef
@@ -81,11 +82,17 @@ class InspectorPanel(QWidget):
     """Edits the acts in `document.selected_ids` (see the module docstring)."""
 
     def __init__(
-        self, document: DocumentController, drafts: DraftService, parent: QWidget | None = None
+        self,
+        document: DocumentController,
+        drafts: DraftService,
+        parent: QWidget | None = None,
+        registry: ModelRegistry | None = None,
     ) -> None:
+        """`registry`: where the backend and model lists come from (default: the user's)."""
         super().__init__(parent)
         self._document = document
         self._drafts = drafts
+        self._registry = registry
         self._shown_ids: list[str] = []  # the acts the fields show; edits go to these
         self._refreshing = False
         self._build()
@@ -212,11 +219,11 @@ class InspectorPanel(QWidget):
 
         form.addRow(section_label("Backends"))
         self.draft_backend = self._combo(
-            backend_names(),
+            backend_names(self._registry),
             lambda value: self._set_field("draft_backend", lambda act: value, "Draft backend"),
         )
         self.final_backend = self._combo(
-            backend_names(),
+            backend_names(self._registry),
             lambda value: self._set_field("final_backend", lambda act: value, "Final backend"),
         )
         form.addRow("Draft", self.draft_backend)
@@ -235,7 +242,7 @@ class InspectorPanel(QWidget):
         self.steps.editingFinished.connect(self._on_steps_editing_finished)
         form.addRow("Steps", self.steps)
         self.keyframe_model = self._combo(
-            [_NO_MODEL, *model_names(Task.text_to_image)],
+            [_NO_MODEL, *model_names(Task.text_to_image, self._registry)],
             lambda value: self._set_setting("generation", "keyframe_model", value or None),
         )
         self.keyframe_model.setItemText(0, "Placeholder slate")
@@ -244,7 +251,7 @@ class InspectorPanel(QWidget):
         )
         form.addRow("Keyframe model", self.keyframe_model)
         self.refine_model = self._combo(
-            [_NO_MODEL, *model_names(Task.image_to_image)],
+            [_NO_MODEL, *model_names(Task.image_to_image, self._registry)],
             lambda value: self._set_setting("generation", "refine_model", value or None),
         )
         self.refine_model.setItemText(0, "None")
@@ -271,10 +278,34 @@ class InspectorPanel(QWidget):
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(6)
         combo.setPlaceholderText(MIXED)  # shown while no item is current
-        for value in values:
-            combo.addItem(str(value).replace("_", " ").capitalize(), str(value))
+        _fill_combo(combo, values)
         combo.activated.connect(lambda index: commit(combo.itemData(index)))
         return combo
+
+    @Slot()
+    def refresh_model_lists(self) -> None:
+        """Offer the registry's models again (one was added, removed or renamed); what the combos show is
+        kept where it still exists, and the acts' own values are shown again."""
+        self._refreshing = True
+        try:
+            backends = backend_names(self._registry)
+            keyframe = [_NO_MODEL, *model_names(Task.text_to_image, self._registry)]
+            refine = [_NO_MODEL, *model_names(Task.image_to_image, self._registry)]
+            for combo, values, none_text in (
+                (self.draft_backend, backends, None),
+                (self.final_backend, backends, None),
+                (self.keyframe_model, keyframe, "Placeholder slate"),
+                (self.refine_model, refine, "None"),
+            ):
+                current = combo.currentData() if combo.currentIndex() >= 0 else None
+                combo.clear()
+                _fill_combo(combo, values)
+                if none_text is not None:
+                    combo.setItemText(0, none_text)
+                combo.setCurrentIndex(combo.findData(current) if current is not None else -1)
+        finally:
+            self._refreshing = False
+        self._refresh(reselect=False)
 
     # -- committing edits ----------------------------------------------------------------------------------
 
@@ -518,6 +549,11 @@ class InspectorPanel(QWidget):
             else:
                 box.setTristate(False)
                 box.setChecked(bool(value))
+
+
+def _fill_combo(combo: QComboBox, values: type[StrEnum] | Sequence[str]) -> None:
+    for value in values:
+        combo.addItem(str(value).replace("_", " ").capitalize(), str(value))
 
 
 def _motion_value(field: str, act: Act) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -17,6 +18,7 @@ from app.model.recovery import RecoveryStore
 from app.ui.document import DocumentController
 from app.ui.files import FileController
 from app.ui.inspector import InspectorPanel
+from app.ui.models_service import ModelsService, registry_for
 from app.ui.music import MusicController
 from app.ui.playback import PlaybackController, TransportBar
 from app.ui.preferences import Preferences, PreferencesDialog
@@ -27,6 +29,10 @@ from app.ui.takes import TakesPanel
 from app.ui.template_browser import TemplateBrowser
 from app.ui.timeline import TimelineView
 from app.ui.viewer import PreviewViewer
+
+if TYPE_CHECKING:
+    from app.ui.models_window import ModelsWindow
+    from app.ui.welcome import WelcomeDialog
 
 #: Snap tolerance of the "Snap Cuts to Beats" command, in frames.
 SNAP_ALL_TOLERANCE_FRAMES = 6
@@ -48,8 +54,10 @@ class MainWindow(QMainWindow):
         recovery: RecoveryStore,
         preferences: Preferences,
         library: TemplateLibrary | None = None,
+        models: ModelsService | None = None,
     ) -> None:
-        """`library`: the template library to browse (default: the built-ins and the user's own)."""
+        """`library`: the template library to browse (default: the built-ins and the user's own);
+        `models`: the model registry and downloads (default: the user's registry)."""
         super().__init__()
         self.document = document
         self.drafts = drafts
@@ -57,13 +65,16 @@ class MainWindow(QMainWindow):
         self.preferences = preferences
         self.files = FileController(document, settings, recovery, self)
         self.resize(1440, 900)
+        self.models = models or ModelsService(registry_for(preferences.models_dir), parent=self)
+        self._models_window: ModelsWindow | None = None
 
         self.viewer = PreviewViewer(document, drafts)
         self.playback = PlaybackController(document, drafts)
         self.playback.output_device = preferences.audio_device or None
         self.transport = TransportBar(self.playback, document)
         self.timeline = TimelineView(document, drafts)
-        self.inspector = InspectorPanel(document, drafts)
+        self.inspector = InspectorPanel(document, drafts, registry=self.models.registry)
+        self.models.changed.connect(self.inspector.refresh_model_lists)
         self.takes = TakesPanel(document, drafts)
         self.templates = TemplateBrowser(document, drafts, library or TemplateLibrary())
         self.timeline.template_dropped.connect(self.templates.apply_template)
@@ -143,6 +154,7 @@ class MainWindow(QMainWindow):
         self._action(file, "Relink &Media…", self._on_relink_triggered)
         self._action(file, "&Export…", self._on_export_triggered, "Ctrl+E")
         file.addSeparator()
+        self._action(file, "&Models…", self.open_models_window, "Ctrl+Alt+M")
         self._action(
             file, "Pre&ferences…", self._on_preferences_triggered, QKeySequence.StandardKey.Preferences
         )
@@ -330,6 +342,36 @@ class MainWindow(QMainWindow):
             self.preferences = dialog.preferences()
             self.preferences.save(self.settings)
 
+    def open_models_window(self) -> ModelsWindow:
+        """Show the Models window (one per editor window; closing it only hides it)."""
+        from app.ui.models_window import ModelsWindow
+
+        if self._models_window is None:
+            self._models_window = ModelsWindow(self.models, self.settings, self)
+        self._models_window.show()
+        self._models_window.raise_()
+        self._models_window.activateWindow()
+        return self._models_window
+
+    def offer_welcome(self) -> WelcomeDialog | None:
+        """On the first start (see app.ui.welcome.should_welcome): show the welcome, once."""
+        from app.ui.welcome import WelcomeDialog, mark_welcomed, should_welcome
+
+        if not should_welcome(self.settings):
+            return None
+        mark_welcomed(self.settings)
+        dialog = WelcomeDialog(self.models, self)
+        dialog.open_demo_requested.connect(self._on_welcome_open_demo_requested)
+        dialog.open_models_requested.connect(self.open_models_window)
+        dialog.show()
+        return dialog
+
+    def _on_welcome_open_demo_requested(self) -> None:
+        from app.cli.common import DEMO_PROJECT
+
+        if self.files.confirm_discard():
+            self.files.open(DEMO_PROJECT)
+
     # -- closing -----------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -348,6 +390,7 @@ class MainWindow(QMainWindow):
         # Drafts first: a draft generating with a model holds the model pool an export may be waiting for.
         self.drafts.shutdown()
         self.render_queue.shutdown()
+        self.models.shutdown()  # running downloads stop; their partial files stay for a resume
         from app.engine.models.pool import release_default_pool  # light: no torch unless a model ran
 
         release_default_pool()

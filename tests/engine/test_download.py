@@ -20,7 +20,6 @@ from app.engine.models import download
 from app.engine.models.download import DownloadFailed, DownloadPlan, Hub, RemoteFile, files_to_pull
 from app.engine.models.pull import (
     PullEvents,
-    PullRequest,
     command,
     make_request,
     partial_bytes,
@@ -144,9 +143,9 @@ def test_cancel_keeps_the_partial_files_and_the_next_pull_resumes_with_range(
         run_pull(registry, request, cancel_midway, cancel)
     kept = partial_bytes(registry, "tiny")
     assert kept > 0 and registry.entries() == []
-    [stopped] = stopped_pulls(registry)  # what the editor offers to resume after a restart
-    assert stopped.request == PullRequest(REPO, "tiny", COMMIT, None) and stopped.done_bytes == kept
-    assert stopped.total_bytes > kept
+    stopped = stopped_pulls(registry)["tiny"]  # what the editor offers to resume after a restart
+    assert (stopped.repo_id, stopped.revision, stopped.variant) == (REPO, COMMIT, None)
+    assert stopped.partial_bytes == kept and stopped.total_bytes > kept and stopped.license == "openrail++"
     assert any(p.name.endswith(".part") for p in staging_folder(registry, "tiny").rglob("*"))
 
     hub.bytes_per_second = None

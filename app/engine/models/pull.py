@@ -33,6 +33,7 @@ from app.engine.models.registry import (
 from app.errors import InputError, StorybeatError
 
 _SPEED_WINDOW_S = 5.0
+_MAX_STOPPED = 200  # staging folders looked at: a models folder is not expected to hold more
 
 
 @dataclass(frozen=True)
@@ -81,26 +82,43 @@ def partial_bytes(registry: ModelRegistry, name: str) -> int:
 
 @dataclass(frozen=True)
 class StoppedPull:
-    """A pull that stopped before it finished (failed, cancelled, killed, or the editor closed): pulling the
-    same name again resumes it."""
+    """A pull that stopped part-way (failed, cancelled, killed, or the editor quit), read from its staging
+    folder's plan: what it was fetching and how many bytes are there to resume from. Pulling the same name
+    again resumes it."""
 
-    request: PullRequest
-    done_bytes: int
+    repo_id: str
+    revision: str
+    variant: str | None
     total_bytes: int
+    license: str | None
+    gated: bool
+    partial_bytes: int
 
 
-def stopped_pulls(registry: ModelRegistry) -> list[StoppedPull]:
-    """Every resumable pull left in the staging folders, by name. A staging folder whose plan cannot be read
-    is left out (a new pull of that name starts over)."""
+def stopped_pulls(registry: ModelRegistry) -> dict[str, StoppedPull]:
+    """The resumable pulls left in the staging folders, by model name. A staging folder without a readable
+    plan is left out (a new pull of that name starts over)."""
     root = registry.models_dir / ".partial"
-    stopped = []
-    for staging in sorted(root.iterdir()) if root.is_dir() else []:
+    try:
+        folders = sorted(folder for folder in root.iterdir() if folder.is_dir())
+    except OSError:  # none yet
+        return {}
+    stopped: dict[str, StoppedPull] = {}
+    for folder in folders[:_MAX_STOPPED]:
         try:
-            plan = DownloadPlan.from_json(json.loads((staging / PLAN_FILE).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
+            plan = DownloadPlan.from_json(json.loads((folder / PLAN_FILE).read_text(encoding="utf-8")))
+            check_repo_id(plan.repo_id)
+        except (OSError, ValueError, KeyError, TypeError, InputError):
             continue
-        request = PullRequest(plan.repo_id, staging.name, plan.revision, plan.variant)
-        stopped.append(StoppedPull(request, partial_bytes(registry, staging.name), plan.total_bytes))
+        stopped[folder.name] = StoppedPull(
+            plan.repo_id,
+            plan.revision,
+            plan.variant,
+            plan.total_bytes,
+            plan.license,
+            plan.gated,
+            partial_bytes(registry, folder.name),
+        )
     return stopped
 
 
