@@ -128,8 +128,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         parse_pacing(pacing)
     beats = analyze_beats(args.audio)
     project = build_project(path, sources, args.audio, beats, args.fps, args.size, args.beats_per_act)
-    if pacing:
-        apply_pacing(project, pacing)
+    paced = apply_pacing(project, pacing) if pacing else None
     if entry is not None:
         embedded = embed_template(entry, path.parent)
         ApplyTemplate([act.id for act in project.acts], embedded).apply(project)
@@ -138,11 +137,17 @@ def cmd_new(args: argparse.Namespace) -> int:
     template = f"{entry.template.id} v{entry.template.version}" if entry is not None else None
     if args.json:
         summary = {"project": str(path), "acts": len(project.acts), "tempo": beats.tempo, "seconds": seconds}
-        print(json.dumps({**summary, "pacing": pacing, "template": template}))
+        pacing_report = {
+            "pacing_summary": paced.summary if paced else None,
+            "acts_needed": paced.acts_needed if paced else 0,
+        }
+        print(json.dumps({**summary, "pacing": pacing, **pacing_report, "template": template}))
     else:
         cuts = f"pacing {pacing}" if pacing else f"cuts every {args.beats_per_act} beats"
         look = f", template {template}" if template else ""
         print(f"{path}: {len(project.acts)} acts, {seconds:.1f} s, {cuts} at {beats.tempo:.1f} BPM{look}")
+        if paced:
+            print(paced.summary)
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ from app.engine.audio.grid import beat_grid
 from app.engine.keyframe import load_image
 from app.errors import InputError
 from app.model import Act, AudioClip, MediaRef, Project, ProjectSettings
-from app.model.pacing import ApplyPacing, durations_from_cuts, parse_pacing
+from app.model.pacing import ApplyPacing, PacingResult, parse_pacing
 from app.model.timebase import seconds_to_frames
 
 
@@ -91,20 +91,15 @@ def build_project(
     )
 
 
-def apply_pacing(project: Project, spec: str) -> None:
+def apply_pacing(project: Project, spec: str) -> PacingResult:
     """Re-cut a freshly built project with a pacing preset ("structure", "downbeats:bars=2", "every-8-beats").
 
-    The film then spans the whole song, so the song-structure preset can follow every section.
+    The film then spans the whole song (see app.model.pacing), so the song-structure preset can follow every
+    section; the result's `summary` says what changed and how many more acts would cover the song.
     Raises InputError naming the preset when it is unknown or cannot cut these acts.
     """
     preset, params = parse_pacing(spec)
-    song_frames = (
-        seconds_to_frames(project.beats.sections[-1].end, project.settings.fps)
-        if project.beats.sections
-        else 0
-    )
-    total = max(project.duration_frames, song_frames)
-    even = durations_from_cuts([], len(project.acts), total)
-    for act, duration in zip(project.acts, even, strict=True):
-        act.duration_frames = duration
-    ApplyPacing(preset, **params).apply(project)
+    command = ApplyPacing(preset, **params)
+    command.apply(project)
+    assert command.result is not None  # apply sets it or raises
+    return command.result

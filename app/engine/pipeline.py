@@ -47,7 +47,7 @@ from app.engine.media import MediaResolver
 from app.engine.models.catalog import ADAPTER_REVISION
 from app.engine.models.registry import ModelEntry, ModelRegistry
 from app.errors import Cancelled, RenderError, StorybeatError
-from app.model import Act, AudioClip, Project
+from app.model import Act, AudioClip, MotionSettings, Project
 
 DRAFT_WIDTH = 480
 #: Frames stored before and after a draft proxy's body, for transitions centred on its cuts.
@@ -252,7 +252,7 @@ class ActPipeline:
             "fit": act.fit,
             "prompt": [act.full_prompt(), act.negative_prompt] if backend.uses_prompt else None,
             "seed": act.effective_seed(),
-            "motion": act.motion.model_dump(mode="json"),
+            "motion": _motion_key(act.motion),
             "length": act.duration_frames,
             # A fallback is keyed apart from the model's own output, so it is replaced once the model works.
             "backend": [backend.name, backend.revision] + ([name, "unavailable"] if reason else []),
@@ -619,6 +619,13 @@ def _store_act(act: Act, clip: Clip, cancel: CancelToken | None, quality: int, f
         on_frame=cancel.raise_if_cancelled if cancel else None,
         quality=quality,
     )
+
+
+def _motion_key(motion: MotionSettings) -> dict[str, Any]:
+    """The motion settings as a cache input. An act showing its whole move keys as it did before the path
+    window existed, so upgrading Storybeat keeps the renders already cached (finals take minutes each)."""
+    whole = motion.path_start == 0.0 and motion.path_end == 1.0
+    return motion.model_dump(mode="json", exclude={"path_start", "path_end"} if whole else None)
 
 
 def _fallback_key(key: str) -> str:

@@ -676,9 +676,19 @@ def _with_take(act: Act, take_id: str) -> Act:
 
 def _template_variant(project: Project, index: int, embedded: EmbeddedTemplate) -> Act:
     """Act `index` of `project` as applying `embedded` would leave it: ApplyTemplate itself runs on a copy of
-    the act in a scratch project, so the preview can never differ from the edit it previews."""
-    scratch = Project(settings=project.settings, acts=[project.acts[index].model_copy(deep=True)])
-    ApplyTemplate([scratch.acts[0].id], embedded).apply(scratch)
+    the act in a scratch project, so the preview can never differ from the edit it previews.
+
+    The scratch project holds the act's own template version (ApplyTemplate keeps the fields the user changed
+    from it), and a version the project holds already is applied as that copy: the library's names its
+    files elsewhere, which ApplyTemplate would refuse as a changed template."""
+    act = project.acts[index]
+    linked = project.embedded_template(act.template.id, act.template.version) if act.template else None
+    scratch = Project(
+        settings=project.settings,
+        acts=[act.model_copy(deep=True)],
+        templates=[linked] if linked is not None else [],
+    )
+    ApplyTemplate([act.id], project.embedded_template(*embedded.key) or embedded).apply(scratch)
     return scratch.acts[0]
 
 

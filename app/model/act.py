@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.model.media import MediaRef
 
@@ -73,6 +73,28 @@ class MotionSettings(_Settings):
     react_shake: float = Field(0.0, ge=0.0, le=1.0)  # camera shake on hits
     react_flash: float = Field(0.0, ge=0.0, le=1.0)  # exposure flash on hits
     react_release_frames: int = Field(4, ge=0, le=48)  # how long a hit takes to fade (smoothing)
+    # The stretch of the camera move this act shows, as times of the whole move (0 its first frame, 1 its
+    # last). Splitting an act gives its parts consecutive stretches of one move, so the picture runs on
+    # across the split instead of starting the move again; a template never sets them.
+    path_start: float = Field(0.0, ge=0.0, le=1.0)
+    path_end: float = Field(1.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _path_in_order(self) -> MotionSettings:
+        if self.path_start > self.path_end:
+            raise ValueError(f"path_start {self.path_start} is after path_end {self.path_end}")
+        return self
+
+    def split_path(self, offset: int, length: int) -> tuple[MotionSettings, MotionSettings]:
+        """The settings of the two parts of a `length`-frame act split `offset` frames in (0 < offset <
+        length): the first part shows its frames 0..offset-1 of the move, the second offset..length-1."""
+        span = self.path_end - self.path_start
+        first_end = self.path_start + span * (offset - 1) / (length - 1)
+        second_start = min(self.path_end, self.path_start + span * offset / (length - 1))
+        return (
+            self.model_copy(update={"path_end": first_end}),
+            self.model_copy(update={"path_start": second_start}),
+        )
 
 
 class TransitionSpec(_Settings):

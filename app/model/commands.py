@@ -15,15 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.errors import InputError
-from app.model.act import Act
+from app.model.act import Act, TransitionSpec
+from app.model.errors import EditError
 from app.model.media import MediaRef
 from app.model.project import AudioClip, Project
 from app.model.timebase import seconds_to_frames
-
-
-class EditError(InputError):
-    """The edit is not allowed (unknown act, duration would drop to zero, bad value); nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -206,34 +202,49 @@ class MoveCut(Command):
 
 @dataclass
 class SplitAct(Command):
-    """Split an act at `offset_frames` from its start; the second part is a copy with a new id."""
+    """Split an act at `offset_frames` from its start into two parts that play as the one shot did.
+
+    The second part is a copy with a new id that continues the camera move where the first part stops
+    (MotionSettings.split_path) and keeps the act's way out: its outgoing transition and ending on the next
+    act's keyframe. The first part goes straight on into the second: a cut of zero frames.
+    """
 
     act_id: str
     offset_frames: int
     new_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     label: str = "Split act"
+    _old: Act | None = field(default=None, repr=False)
 
     def apply(self, project: Project) -> Changes:
         index = _index(project, self.act_id)
         act = project.acts[index]
         if not 0 < self.offset_frames < act.duration_frames:
             raise EditError(f"split point {self.offset_frames} is not inside act '{act.name}'")
+        self._old = act.model_copy(deep=True)
+        first_motion, second_motion = act.motion.split_path(self.offset_frames, act.duration_frames)
         second = act.model_copy(
             deep=True,
             update={
                 "id": self.new_id,
                 "name": f"{act.name} (2)",
                 "duration_frames": act.duration_frames - self.offset_frames,
+                "motion": second_motion,
             },
         )
         act.duration_frames = self.offset_frames
+        act.motion = first_motion
+        act.transition = TransitionSpec()
+        act.generation = act.generation.model_copy(update={"end_on_next": False})
         project.acts.insert(index + 1, second)
         return Changes(acts=frozenset({act.id, second.id}), timing=True)
 
     def revert(self, project: Project) -> Changes:
+        assert self._old is not None
         index = project.index_of(self.act_id)
         second = project.acts.pop(index + 1)
-        project.acts[index].duration_frames += second.duration_frames
+        act = project.acts[index]
+        for name in Act.model_fields:  # in place: views may hold the act object
+            setattr(act, name, getattr(self._old, name))
         return Changes(acts=frozenset({self.act_id, second.id}), timing=True)
 
 

@@ -66,8 +66,15 @@ def _v2_to_v3(old: Json) -> Json:
     return {**old, "schema_version": 3}
 
 
+def _v3_to_v4(old: Json) -> Json:
+    """Version 4 added where in its camera move an act lies (motion.path_start / path_end, defaults: all of
+    it), which splitting an act sets. A v3 file is a valid v4 file; the bump keeps older Storybeats from
+    dropping the parts of a split act back to the start of their move."""
+    return {**old, "schema_version": 4}
+
+
 #: MIGRATIONS[n] upgrades a version-n object to version n + 1.
-MIGRATIONS: dict[int, Callable[[Json], Json]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[Json], Json]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def schema_version_of(raw: Json) -> int:

@@ -25,7 +25,7 @@ from app.model.template import EmbeddedTemplate
 from app.model.timebase import format_fps, parse_fps, seconds_to_frames
 
 #: The file format this build writes. Older files are migrated on load (see app.model.migrations).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _validate_fps(value: Any) -> Fraction:

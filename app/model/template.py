@@ -17,7 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.model.act import GradeSettings, InterpolationMethod, MotionSettings, TransitionSpec
+from app.model.errors import EditError
 from app.model.media import MediaRef
+from app.model.pacing_spec import parse_pacing
 
 #: The template.json layout this version reads and writes. Newer files are refused with a clear message.
 TEMPLATE_FORMAT_VERSION = 1
@@ -48,9 +50,6 @@ class TemplatePacing(_Frozen):
     @classmethod
     def _known_preset(cls, value: str | None) -> str | None:
         if value is not None:
-            from app.model.commands import EditError
-            from app.model.pacing import parse_pacing
-
             try:
                 parse_pacing(value)
             except EditError as error:
@@ -113,6 +112,13 @@ class Template(_Frozen):
                 raise ValueError(f"tag {tag!r}: 1-32 letters, digits, spaces or dashes")
         return cleaned
 
+    @field_validator("motion")
+    @classmethod
+    def _whole_move(cls, motion: MotionSettings) -> MotionSettings:
+        if (motion.path_start, motion.path_end) != (0.0, 1.0):
+            raise ValueError("path_start and path_end place a split act's part in its move; leave them out")
+        return motion
+
     @field_validator("grade")
     @classmethod
     def _no_media_in_grade(cls, grade: GradeSettings) -> GradeSettings:
@@ -174,13 +180,18 @@ def template_values(embedded: EmbeddedTemplate) -> dict[str, Any]:
         "grade.stylize": round(1.0 - template.realism, 3),
     }
     for name in MotionSettings.model_fields:
-        values[f"motion.{name}"] = getattr(template.motion, name)
+        if name not in ("path_start", "path_end"):  # where a split act's part lies in its move, not a look
+            values[f"motion.{name}"] = getattr(template.motion, name)
     for name in TransitionSpec.model_fields:
         values[f"transition.{name}"] = getattr(template.pacing.transition, name)
     for name in GradeSettings.model_fields:
         if name not in ("lut", "stylize", "deflicker"):  # deflicker is a repair, not part of a look
             values[f"grade.{name}"] = getattr(template.grade, name)
     return values
+
+
+#: Every act field a template sets (the keys of template_values, which do not depend on the template).
+CONTROLLED_PATHS = tuple(template_values(EmbeddedTemplate(template=Template(id="any", name="Any"))))
 
 
 def get_path(act: Any, path: str) -> Any:

@@ -2,7 +2,8 @@
 
 Both embed the template version in the project (`Project.templates`), so the acts can be compared with what
 their template set — the user's overrides are the differences (app.model.template.overrides) — on any
-machine, with or without the template library.
+machine, with or without the template library. Neither overwrites an override: both keep the values the
+user set and report which (`kept`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from pydantic import ValidationError
 from app.model.act import Act, TemplateLink
 from app.model.commands import Changes, Command, EditError, find_act
 from app.model.project import Project
-from app.model.template import EmbeddedTemplate, get_path, template_values, with_path
+from app.model.template import (
+    CONTROLLED_PATHS,
+    EmbeddedTemplate,
+    get_path,
+    overrides,
+    template_values,
+    with_path,
+)
 
 
 def _acts(project: Project, act_ids: Sequence[str]) -> list[Act]:
@@ -67,9 +75,25 @@ def _embed(project: Project, embedded: EmbeddedTemplate) -> None:
         )
 
 
+def edited_fields(project: Project, act: Act) -> list[str]:
+    """The template-controlled fields of `act` the user changed (paths as in template_values).
+
+    For an act linked to a template version the project has a copy of, these are its overrides of that
+    version; for an act without a template, the fields that differ from a new act's. An act linked to a
+    version the project has no copy of counts as unedited: its values came from that template as far as
+    anyone can tell.
+    """
+    if act.template is not None:
+        linked = project.embedded_template(act.template.id, act.template.version)
+        return [] if linked is None else overrides(act, linked)
+    fresh = Act(duration_frames=1)
+    return [path for path in CONTROLLED_PATHS if get_path(act, path) != get_path(fresh, path)]
+
+
 @dataclass
 class ApplyTemplate(Command):
-    """Set every field the template controls on the acts and link them to it (id + version).
+    """Set the fields the template controls on the acts and link them to it (id + version), keeping the
+    fields the user changed (see edited_fields; `kept` names them per act).
 
     Acts without reference images get the template's reference frames; acts with their own keep them.
     """
@@ -77,20 +101,37 @@ class ApplyTemplate(Command):
     act_ids: Sequence[str]
     embedded: EmbeddedTemplate
     label: str = ""
+    kept: dict[str, list[str]] = field(default_factory=dict)  # act id -> the edited fields it kept
     _before: _Snapshot = field(default_factory=_Snapshot, repr=False)
 
     def __post_init__(self) -> None:
         self.label = self.label or f"Apply template '{self.embedded.template.name}'"
 
+    @property
+    def summary(self) -> str:
+        """One line for the status bar: which acts got the template, and the settings kept on them."""
+        count = len(self.kept)
+        acts = "1 act" if count == 1 else f"{count} acts"
+        line = f"Applied template '{self.embedded.template.name}' to {acts}"
+        kept = list(dict.fromkeys(path for paths in self.kept.values() for path in paths))
+        if not kept:
+            return line
+        settings = "1 setting" if len(kept) == 1 else f"{len(kept)} settings"
+        return f"{line}; kept {settings} you changed ({', '.join(kept)})"
+
     def apply(self, project: Project) -> Changes:
         acts = _acts(project, self.act_ids)
+        edited = {act.id: edited_fields(project, act) for act in acts}  # before anything changes
         self._before.take(project, acts)
+        self.kept = {}
         try:
             _embed(project, self.embedded)
             values = template_values(self.embedded)
             for act in acts:
                 for path, value in values.items():
-                    _set(act, path, value)
+                    if path not in edited[act.id]:
+                        _set(act, path, value)
+                self.kept[act.id] = edited[act.id]
                 if not act.references and self.embedded.references:
                     act.references = list(self.embedded.references)
                 act.template = TemplateLink(

@@ -94,11 +94,21 @@ def test_new_with_a_pacing_preset_cuts_on_beats_over_the_whole_song(
     args = ["new", str(project_path), "--audio", str(media / "song.wav"), "--size", "160x96"]
     prompts = [arg for i in range(3) for arg in ("--prompt", f"scene {i}")]
     assert run([*args, *prompts, "--pacing", "every-4-beats"]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out.splitlines()
     project = load_project(project_path)
     beats = project.beats.beat_frames(project.settings.fps)
     assert len(project.acts) == 3
     assert all(cut in beats for cut in project.cut_frames())
-    assert [b - a for a, b in zip(project.cut_frames(), project.cut_frames()[1:], strict=False)] == [48]
+    # The 12 s song at 120 BPM (24 beats, the first 0.3 s in) has 5 slots of 4 beats and one of 3 plus the
+    # lead-in: the 3 acts take two slots each instead of the last act taking whatever the first two leave.
+    assert project.duration_frames == 12 * 24
+    assert [act.duration_frames for act in project.acts][:2] == [7 + 96, 96]
+    # `new` first cut every 8 beats (--beats-per-act's default): only the last act changes length
+    assert printed[-1] == "Cut every 4 beats: 1 act re-timed, 3 more acts would cover the song"
+
+    assert run([*args, *prompts, "--pacing", "every-4-beats", "--force", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["acts_needed"] == 3 and summary["pacing_summary"] == printed[-1]
 
 
 def test_new_refuses_an_unknown_pacing_preset(

@@ -178,9 +178,13 @@ def test_new_with_a_template_applies_it_to_every_act(
         assert act.grade.saturation == 0.0 and act.grade.lut == embedded.lut
         assert act.transition.kind is TransitionKind.crossfade and act.transition.frames == 6
         assert act.references == list(embedded.references)  # prompt-only acts get the template's frames
-    # The template's pacing: a cut every 2 beats (24 frames at 120 BPM and 24 fps).
+    # The template's pacing: a cut every 2 beats (24 frames at 120 BPM and 24 fps) makes 8 slots of the 8 s
+    # song (the first beat, 0.3 s in, is too early for a cut); the 3 acts take 3, 2 and 3 of them.
     cuts = project.cut_frames()
-    assert [b - a for a, b in itertools.pairwise(cuts)] == [24]
+    assert set(cuts) <= set(project.beats.beat_frames(project.settings.fps))
+    assert [b - a for a, b in itertools.pairwise(cuts)] == [48]
+    assert project.duration_frames == 8 * 24
+    assert summary["acts_needed"] == 5 and summary["pacing_summary"].startswith("Cut every 2 beats: ")
 
 
 def test_new_pacing_beats_the_template_preset_and_unknown_templates_fail_fast(
@@ -194,8 +198,10 @@ def test_new_pacing_beats_the_template_preset_and_unknown_templates_fail_fast(
     assert "pacing every-4-beats" in out and "template noir v1" in out
     project = load_project(project_path)
     assert all(act.template == TemplateLink(id="noir", version=1) for act in project.acts)
+    # 4 slots of 4 beats for 3 acts: the middle act takes two of them
     cuts = project.cut_frames()
-    assert [b - a for a, b in itertools.pairwise(cuts)] == [48]
+    assert [b - a for a, b in itertools.pairwise(cuts)] == [96]
+    assert "Cut every 4 beats: " in out and "1 more act would cover the song" in out
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

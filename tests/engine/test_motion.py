@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from app.engine.backends.base import MotionRequest
+from app.engine.backends.builtin import BuiltinMotionBackend
 from app.engine.backends.motion import MotionClip
+from app.engine.clip import Clip
 from app.engine.keyframe import fit_image, load_image
-from app.model.act import CameraMove, Easing, FitMode, MotionSettings
+from app.model import Act, Project
+from app.model.act import CameraMove, Easing, FitMode, MotionSettings, TransitionKind, TransitionSpec
+from app.model.commands import SplitAct
+from app.model.history import History
+from app.model.project_file import dumps_project
 
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
 WIDTH, HEIGHT = 192, 108
@@ -260,3 +268,54 @@ def test_motion_made_at_a_lower_rate_is_held_on_twos_with_nearest_frames() -> No
         MotionRequest(**{**request.__dict__, "interpolation": InterpolationMethod.flow})
     )
     assert not np.array_equal(smooth.frame(1), smooth.frame(0))  # flow fills the in-betweens
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def _render(act: Act, keyframe: np.ndarray) -> Clip:
+    request = MotionRequest(
+        keyframes=[keyframe],
+        fit=act.fit,
+        motion=act.motion,
+        length=act.duration_frames,
+        width=WIDTH,
+        height=HEIGHT,
+        fps=Fraction(24),
+        seed=act.effective_seed(),
+    )
+    return BuiltinMotionBackend().animate(request)
+
+
+@pytest.mark.parametrize("camera", [CameraMove.zoom_in, CameraMove.pan_right, CameraMove.drift])
+@pytest.mark.parametrize("easing", [Easing.ease_in_out, Easing.linear])
+def test_a_split_act_plays_on_across_the_split(
+    astronaut: np.ndarray, camera: CameraMove, easing: Easing
+) -> None:
+    act = Act(
+        id="shot",
+        duration_frames=48,
+        seed=3,
+        motion=MotionSettings(camera=camera, intensity=1.0, easing=easing),
+        transition=TransitionSpec(kind=TransitionKind.dip, frames=8),
+    )
+    project = Project(acts=[act, Act(id="next", duration_frames=24)])
+    original = dumps_project(project)
+    whole = _render(act, astronaut)
+    history = History(project)
+    history.execute(SplitAct("shot", 20, new_id="shot-2"))
+    first, second = project.acts[:2]
+    assert first.transition.kind is TransitionKind.cut and first.transition.frames == 0
+    assert second.transition == TransitionSpec(kind=TransitionKind.dip, frames=8)
+
+    before, after = _render(first, astronaut), _render(second, astronaut)
+    assert _psnr(whole.frame(20), after.frame(0)) > 40  # the second part starts where the shot was
+    assert _psnr(whole.frame(19), before.frame(19)) > 40  # the first part ends where the shot was
+    assert _psnr(whole.frame(47), after.frame(27)) > 40
+    # …and the picture does move on across the split: frame 20 is no copy of frame 0
+    assert _psnr(whole.frame(0), after.frame(0)) < 40
+
+    history.undo()
+    assert dumps_project(project) == original

@@ -28,7 +28,7 @@ from app.model import (
     TransitionKind,
     TransitionSpec,
 )
-from app.model.commands import MoveAct, SetActField
+from app.model.commands import MoveAct, SetActField, SplitAct
 from app.model.history import History
 from tests.engine.audio_fixtures import drum_track, write_wav
 
@@ -208,3 +208,18 @@ def test_reactive_acts_follow_the_music_under_them(project_dir: Path) -> None:
     project.acts.reverse()  # the reactive act now sits over other music: a different picture
     pipeline.set_project(project)
     assert pipeline.act_key(project.acts[0], RenderTarget.final(project)) != key_here
+
+
+def test_the_parts_of_a_split_act_key_apart_from_whole_acts_their_length(project_dir: Path) -> None:
+    # The second part of a 24-frame act split at 12 shows the end of the move; a 12-frame act shows all of it.
+    project = _project(project_dir, acts=2, length=24)
+    whole_short = project.acts[1].model_copy(update={"duration_frames": 12})
+    History(project).execute(SplitAct("act0", 12, new_id="act0-2"))
+    pipeline = ActPipeline(project_dir, StageCache())
+    pipeline.set_project(project)
+    target = RenderTarget.preview(project)
+    second = project.act("act0-2").model_copy(update={"references": whole_short.references, "seed": 1})
+    assert second.motion.path_start > 0
+    assert pipeline.act_key(second, target) != pipeline.act_key(whole_short, target)
+    unsplit = second.model_copy(update={"motion": whole_short.motion})
+    assert pipeline.act_key(unsplit, target) == pipeline.act_key(whole_short, target)

@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.model import Act, BeatGrid, MotionSettings, Project
+from app.model import (
+    Act,
+    BeatGrid,
+    CameraMove,
+    GenerationSettings,
+    MotionSettings,
+    Project,
+    TransitionKind,
+    TransitionSpec,
+)
 from app.model.beat_commands import AddBeatMarker, RemoveBeatMarker, SetBeatGrid
 from app.model.commands import (
     AddAct,
@@ -44,6 +53,44 @@ def _undo_redo_round_trip(history: History) -> None:
     history.redo()
     history.project.check_consistency()
     assert dumps_project(history.project) == after
+
+
+def test_split_cuts_at_the_split_point_and_the_second_part_continues_the_camera_move() -> None:
+    # A dip to black going out and a zoom: splitting used to copy both, so the picture dipped to black in the
+    # middle of the shot and the zoom started again from its widest framing.
+    act = Act(
+        id="a0",
+        name="Shot",
+        duration_frames=48,
+        motion=MotionSettings(camera=CameraMove.zoom_in, intensity=0.8),
+        transition=TransitionSpec(kind=TransitionKind.dip, frames=8),
+        generation=GenerationSettings(end_on_next=True),
+    )
+    project = Project(acts=[act, Act(id="a1", duration_frames=24)])
+    original = dumps_project(project)
+    history = History(project)
+
+    _run(history, SplitAct("a0", 20, new_id="a0b"))
+    first, second = project.acts[:2]
+    assert first.transition == TransitionSpec()  # a cut, zero frames: the picture runs straight on
+    assert second.transition == TransitionSpec(kind=TransitionKind.dip, frames=8)
+    # frame k of the 48-frame move lies at k / 47 of it: the first part shows frames 0..19, the second 20..47
+    assert (first.motion.path_start, first.motion.path_end) == (0.0, pytest.approx(19 / 47))
+    assert (second.motion.path_start, second.motion.path_end) == (pytest.approx(20 / 47), 1.0)
+    assert first.motion.camera is second.motion.camera is CameraMove.zoom_in
+    # only the second part ends where the shot ended: on the next act's keyframe
+    assert not first.generation.end_on_next and second.generation.end_on_next
+    _undo_redo_round_trip(history)
+
+    # splitting a part again divides its piece of the move
+    _run(history, SplitAct("a0b", 14, new_id="a0c"))
+    middle, last = project.act("a0b"), project.act("a0c")
+    assert middle.motion.path_end == pytest.approx(20 / 47 + (27 / 47) * 13 / 27)  # frame 33 of 47
+    assert last.motion.path_start == pytest.approx(34 / 47)
+
+    history.undo()
+    history.undo()
+    assert dumps_project(project) == original  # the act as it was, exactly
 
 
 def test_split_trim_move_delete_and_undo_everything() -> None:

@@ -10,6 +10,8 @@ import pytest
 
 from app.errors import InputError
 from app.model import Act, MediaRef, Project, ProjectSettings
+from app.model.commands import SplitAct
+from app.model.history import History
 from app.model.project import SCHEMA_VERSION
 from app.model.project_file import ProjectError, dumps_project, load_project, save_project
 
@@ -136,3 +138,31 @@ def test_version_1_prototype_file_migrates_to_frames() -> None:
     assert project.acts[0].seed == 7
     assert project.audio[0].media.path == "media/song.mp3"
     project.check_consistency()
+
+
+def test_a_split_act_keeps_its_stretch_of_the_camera_move_through_a_save(tmp_path: Path) -> None:
+    project = _project()
+    History(project).execute(SplitAct(project.acts[0].id, 2, new_id="second-part"))
+    path = tmp_path / "split.storybeat"
+    save_project(project, path)
+    assert json.loads(path.read_text())["schema_version"] == 4  # older builds say "made by a newer one"
+    reloaded = load_project(path)
+    assert reloaded == project
+    assert reloaded.act("second-part").motion.path_start > 0
+
+
+def test_a_version_3_file_opens_with_every_act_showing_its_whole_move(tmp_path: Path) -> None:
+    path = tmp_path / "v3.storybeat"
+    path.write_text(json.dumps({"schema_version": 3, "acts": [{"duration_frames": 5, "motion": {}}]}))
+    project = load_project(path)
+    assert project.schema_version == SCHEMA_VERSION == 4
+    motion = project.acts[0].motion
+    assert (motion.path_start, motion.path_end) == (0.0, 1.0)
+
+
+def test_a_camera_path_that_runs_backwards_is_refused_naming_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.storybeat"
+    act = {"duration_frames": 5, "motion": {"path_start": 0.8, "path_end": 0.2}}
+    path.write_text(json.dumps({"schema_version": 4, "acts": [act]}))
+    with pytest.raises(ProjectError, match=r"acts\.0\.motion.*path_start 0\.8 is after path_end 0\.2"):
+        load_project(path)

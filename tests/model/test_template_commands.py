@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from app.model import Act, Project
 from app.model.act import CameraMove, GradeSettings, InterpolationMethod, MotionSettings, TransitionKind
-from app.model.commands import EditError, SetActField
+from app.model.commands import EditError, SetActField, SplitAct
 from app.model.history import History
 from app.model.media import MediaRef
 from app.model.project_file import dumps_project, parse_project
@@ -138,6 +138,66 @@ def test_update_to_a_newer_version_keeps_overrides() -> None:
     assert dumps_project(project) == before
 
 
+def test_apply_keeps_the_camera_move_and_transition_the_user_set_and_says_so() -> None:
+    project = _project()
+    history = History(project)
+    before = dumps_project(project)
+    a = project.acts[0]
+    history.execute(SetActField("a", "motion", a.motion.model_copy(update={"camera": CameraMove.pan_left})))
+    history.execute(SetActField("a", "transition", TransitionSpec(kind=TransitionKind.crossfade, frames=6)))
+    edited = dumps_project(project)
+    noir = _noir()  # a dolly in and an 8-frame dip, among the rest of its look
+    apply = ApplyTemplate(["a", "c"], noir)
+    history.execute(apply)
+
+    a, _, c = project.acts
+    assert a.motion.camera is CameraMove.pan_left  # the user's move stays …
+    assert (a.transition.kind, a.transition.frames) == (TransitionKind.crossfade, 6)  # … and transition
+    assert a.motion.intensity == 0.3 and a.motion.easing is noir.template.motion.easing  # the rest applies
+    assert a.style_prompt == noir.template.style_prompt and a.grade.saturation == 0.0
+    assert a.template is not None and a.template.id == "noir"
+    assert c.motion.camera is CameraMove.dolly_in and c.transition.kind is TransitionKind.dip
+    assert apply.kept == {"a": ["motion.camera", "transition.kind", "transition.frames"], "c": []}
+    assert overrides(a, noir) == apply.kept["a"]  # they are the act's overrides now
+    assert apply.summary == (
+        "Applied template 'Noir' to 2 acts; kept 3 settings you changed "
+        "(motion.camera, transition.kind, transition.frames)"
+    )
+
+    history.undo()
+    assert dumps_project(project) == edited
+    history.undo()
+    history.undo()
+    assert dumps_project(project) == before
+
+
+def test_applying_another_template_keeps_what_the_user_changed_after_the_first() -> None:
+    project = _project()
+    history = History(project)
+    history.execute(ApplyTemplate(["a"], _noir()))
+    a = project.acts[0]
+    history.execute(SetActField("a", "transition", a.transition.model_copy(update={"frames": 4})))
+    before = dumps_project(project)
+    pastel = EmbeddedTemplate(
+        template=Template(
+            id="pastel",
+            name="Pastel",
+            motion=MotionSettings(camera=CameraMove.drift, intensity=0.2),
+            pacing=TemplatePacing(transition=TransitionSpec(kind=TransitionKind.crossfade, frames=12)),
+        )
+    )
+    apply = ApplyTemplate(["a"], pastel)
+    history.execute(apply)
+
+    a = project.acts[0]
+    # what noir set and the user left alone follows pastel; the dip's length the user chose stays
+    assert a.motion.camera is CameraMove.drift and a.transition.kind is TransitionKind.crossfade
+    assert a.transition.frames == 4 and a.grade.lut is None
+    assert apply.kept == {"a": ["transition.frames"]}
+    history.undo()
+    assert dumps_project(project) == before
+
+
 def test_update_refuses_acts_it_cannot_compare() -> None:
     project = _project()
     history = History(project)
@@ -173,3 +233,20 @@ def test_template_values_cover_every_setting_of_the_look() -> None:
     for prefix in ("motion.", "transition.", "grade.", "generation."):
         assert any(path.startswith(prefix) for path in values)
     assert "grade.lut" in values and "style_prompt" in values and "final_backend" in values
+
+
+def test_a_template_leaves_a_split_act_s_stretch_of_its_move_alone() -> None:
+    project = _project()
+    history = History(project)
+    history.execute(SplitAct("a", 12, new_id="a2"))
+    stretch = project.act("a2").motion.path_start, project.act("a2").motion.path_end
+    assert stretch[0] > 0
+    apply = ApplyTemplate(["a2"], _noir())
+    history.execute(apply)
+    second = project.act("a2")
+    assert second.motion.camera is CameraMove.dolly_in  # the template's move …
+    assert (second.motion.path_start, second.motion.path_end) == stretch  # … from where the part is in it
+    # where the part lies in its move is no setting of the look: not reported as the user's change
+    assert apply.kept == {"a2": []} and overrides(second, _noir()) == []
+    with pytest.raises(ValidationError, match="path_start"):
+        Template(id="x", name="X", motion=MotionSettings(path_start=0.5))

@@ -199,6 +199,12 @@ class MotionClip:
         self.length = length
         self.width = width
         self.height = height
+        # The whole move this act shows a stretch of (settings.path_start..path_end; all of it unless the act
+        # is part of a split one), in frames: the reference morphs are timed on it like the camera, and
+        # the overscan covers all of it, so the parts of a split act frame every instant as the act did.
+        span = settings.path_end - settings.path_start
+        self._move_length = (length - 1) / span + 1 if span > 0 else float(length)
+        self._move_offset = settings.path_start * (self._move_length - 1) if span > 0 else 0.0
         self._path = _CameraPath(settings, width, height, seed)
         self._envelope = self._check_envelope(reactivity, length) if settings.audio_reactivity > 0 else None
         start_slope, end_slope = _END_SLOPES[settings.easing]
@@ -251,10 +257,17 @@ class MotionClip:
             closest = max(closest, _magnification(centre + offsets, self.width, self.height))
         return extra_zoom, min(_MAX_OVERSCAN, closest * pulse)
 
+    def _move_time(self, index: int) -> float:
+        """Time of the whole move at body frame `index`: path_start at the first frame, path_end at the last,
+        running on at that rate into the handles."""
+        start, end = self.settings.path_start, self.settings.path_end
+        if self.length > 1:
+            return start + (end - start) * index / (self.length - 1)
+        return start + (end - start) * index
+
     def _path_time(self, index: int) -> float:
-        t = index / (self.length - 1) if self.length > 1 else float(index)
         low, high = self._u_range
-        return min(high, max(low, _ease(self.settings.easing, t)))
+        return min(high, max(low, _ease(self.settings.easing, self._move_time(index))))
 
     def _level(self, index: int) -> float:
         """The audio envelope at `index` (handles use the nearest body value); 0 without reactivity."""
@@ -282,8 +295,8 @@ class MotionClip:
     def _morph_progress(self, index: int) -> tuple[int, float]:
         """(reference shown, or the first of a morphing pair; morph progress in [0, 1), 0 if not morphing)."""
         count = len(self._canvases)
-        position = min(self.length - 1, max(0, index))
-        share = self.length / count
+        position = min(self._move_length - 1, max(0, self._move_offset + index))
+        share = self._move_length / count
         window = min(share, max(_MORPH_MIN_FRAMES, _MORPH_FRACTION * share))
         for boundary in range(1, count):
             start = boundary * share - window / 2.0

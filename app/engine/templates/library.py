@@ -33,12 +33,12 @@ from app.model.act import Act
 from app.model.media import MediaRef, sha256_file
 from app.model.project import Project
 from app.model.template import (
+    CONTROLLED_PATHS,
     IMAGE_SUFFIXES,
     LUT_SUFFIXES,
     EmbeddedTemplate,
     Template,
     get_path,
-    template_values,
 )
 
 #: The built-in library (read-only; its content is shipped with Storybeat).
@@ -466,8 +466,7 @@ def template_from_acts(
         "description": description,
         "lut": SAVED_LUT_NAME if acts[0].grade.lut is not None else None,
     }
-    controlled = template_values(EmbeddedTemplate(template=Template(id="probe", name="probe")))
-    for act_path in controlled:
+    for act_path in CONTROLLED_PATHS:
         if act_path == "grade.lut":
             continue
         value = _group_value([get_path(act, act_path) for act in acts])
