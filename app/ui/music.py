@@ -123,7 +123,9 @@ class MusicController(QObject):
     # -- pacing and the grid -----------------------------------------------------------------------------
 
     def apply_pacing(self, preset: str, **params: object) -> None:
-        self.document.execute(ApplyPacing(preset, **params))
+        command = ApplyPacing(preset, **params)
+        if self.document.execute(command) and command.result is not None:
+            self.document.message.emit(command.result.summary)  # what changed, and how many acts are missing
 
     def nudge(self, frames: int) -> None:
         self.document.execute(NudgeBeatGrid(frames / float(self.document.project.settings.fps)))

@@ -368,22 +368,26 @@ class TemplateBrowser(QWidget):
         apply = ApplyTemplate(act_ids, embedded)
         preset = entry.template.pacing.preset
         if not self.recut.isChecked() or preset is None:
-            return self._document.execute(apply)
+            applied = self._document.execute(apply)
+            if applied:
+                self._document.message.emit(apply.summary)  # says which of the user's settings were kept
+            return applied
         project = self._document.project
         if not project.beats.beat_frames(project.settings.fps):
             applied = self._document.execute(apply)
             if applied:
-                self._document.message.emit("The cuts were left alone: the project has no beats yet")
+                self._document.message.emit(f"{apply.summary}; the cuts were left alone: no beats yet")
             return applied
         name, params = parse_pacing(preset)
+        pacing = ApplyPacing(name, **params)
         try:
             with self._document.group(f"{apply.label} with its pacing"):
-                if not self._document.execute(apply) or not self._document.execute(
-                    ApplyPacing(name, **params)
-                ):
+                if not self._document.execute(apply) or not self._document.execute(pacing):
                     raise _Refused
         except _Refused:
             return False
+        if pacing.result is not None:
+            self._document.message.emit(f"{apply.summary}. {pacing.result.summary}")
         return True
 
     # -- the preview -------------------------------------------------------------------------------------

@@ -60,7 +60,12 @@ def test_replace_music_moves_cuts_to_the_same_beats_of_the_new_track(
 def test_pacing_and_nudge_are_undoable(editor_music: tuple[DocumentController, MusicController]) -> None:
     document, music = editor_music
     before = dumps_project(document.project)
+    messages: list[str] = []
+    document.message.connect(messages.append)
     music.apply_pacing("every-N-beats", n=4)
+    # The status bar says what the preset did: three acts cannot cover a 16 s song at 4 beats each
+    assert len(messages) == 1 and messages[0].startswith(document.history.undo_label)
+    assert "more acts would cover the song" in messages[0]
     fps = document.project.settings.fps
     beats = document.project.beats.beat_frames(fps)
     assert all(cut in beats for cut in document.project.cut_frames())

@@ -241,9 +241,16 @@ def test_recutting_to_the_templates_pacing_is_grouped_with_the_apply(window: Mai
     browser.select_template("pastel")
     assert browser.recut.isEnabled() and not browser.recut.isChecked()
     browser.recut.setChecked(True)
+    messages: list[str] = []
+    document.message.connect(messages.append)
     assert browser.apply_to_selection()
 
-    assert [act.duration_frames for act in document.project.acts] == [4, 4, 28]  # a cut every 2 beats
+    # Three acts over the song's two-beat slots: spread evenly, so the acts keep their length
+    # (before the fix the last act took whatever the first cuts left), and the status bar says so.
+    assert [act.duration_frames for act in document.project.acts] == [12, 12, 12]
+    assert messages[-1].startswith("Applied template 'Pastel' to 1 act")
+    assert "Cut every 2 beats" in messages[-1]
+    assert document.history.undo_label == "Apply template 'Pastel' with its pacing"
     assert document.project.act("b").grade.temperature == 0.6
     document.undo()
     assert [act.duration_frames for act in document.project.acts] == [LENGTH] * 3
