@@ -67,11 +67,17 @@ class RemoteFile:
     sha256: str | None  # large (LFS) files
     git_sha1: str | None  # small files: the git blob id
 
-    def verify(self, digest_sha256: str, digest_git: str) -> bool:
+    def verify(self, path: Path) -> bool:
+        """Whether the file at `path` is this one: its size, then the hash the Hub lists for it — sha256 for
+        large (LFS) files, the git blob id (sha1 of "blob <size>\\0" + content) for small ones. Only the
+        listed hash is computed: reading a 20 GB file once is enough."""
+        if path.stat().st_size != self.size:
+            return False
         if self.sha256:
-            return digest_sha256 == self.sha256
+            return _file_digest(path, hashlib.sha256()) == self.sha256
         if self.git_sha1:
-            return digest_git == self.git_sha1
+            git = hashlib.sha1(f"blob {self.size}\0".encode(), usedforsecurity=False)
+            return _file_digest(path, git) == self.git_sha1
         return True  # the Hub listed no hash (an old listing): the size check is all there is
 
 
@@ -358,8 +364,7 @@ def _fetch_verified(
     part.parent.mkdir(parents=True, exist_ok=True)
     for attempt in (1, 2):  # a file that fails its hash is fetched once more from the start
         _fetch_part(hub, plan, file, part, advance)
-        sha256, git_sha1 = _digests(part)
-        if part.stat().st_size == file.size and file.verify(sha256, git_sha1):
+        if file.verify(part):
             os.replace(part, target)
             return
         part.unlink()
@@ -424,15 +429,11 @@ def _write_all(sink: IO[Any], chunk: bytes) -> None:
         view = view[written or 0 :]
 
 
-def _digests(path: Path) -> tuple[str, str]:
-    """sha256 of the content, and the git blob id (sha1 of "blob <size>\\0" + content)."""
-    sha256 = hashlib.sha256()
-    git = hashlib.sha1(f"blob {path.stat().st_size}\0".encode(), usedforsecurity=False)
+def _file_digest(path: Path, digest: Any) -> str:
     with path.open("rb") as source:
         while chunk := source.read(_CHUNK):
-            sha256.update(chunk)
-            git.update(chunk)
-    return sha256.hexdigest(), git.hexdigest()
+            digest.update(chunk)
+    return str(digest.hexdigest())
 
 
 # -- the child process -----------------------------------------------------------------------------
