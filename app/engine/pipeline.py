@@ -39,6 +39,7 @@ from app.engine.clip import (
     StoredClip,
     write_frames,
 )
+from app.engine.deflicker import REVISION as DEFLICKER_REVISION
 from app.engine.deflicker import DeflickeredClip
 from app.engine.finish import FinishedClip, Finisher
 from app.engine.grade import Grader, load_cube_lut
@@ -199,6 +200,8 @@ class ActPipeline:
             "grade": act.grade.model_dump(mode="json", exclude={"lut"}),
             "lut": self.media.sha256(act.grade.lut) if act.grade.lut else None,
         }
+        if act.grade.deflicker > 0:  # only then: acts without it keep the keys their drafts were cached under
+            inputs["deflicker_revision"] = DEFLICKER_REVISION
         key = cache_key("act", inputs)
         _, reason = self.resolve_backend(self.backend_name(act, target, backend_override))
         if reason is not None:

@@ -8,6 +8,12 @@ A result belongs to the document revision it was computed for. It is shown "out 
 differs from the one checked (`film_signature`: ratings and notes change the revision, not the film) and
 its repairs are disabled then: their values were computed for the film as it was. Each repair's command
 runs through the document, one undo step.
+
+A repair is then checked: the panel runs the checks again once the repaired drafts are ready and shows, at
+the top of the list, what the repair achieved — its finding's measure before and after
+(app.engine.qc.outcome: "flicker 1.5 % → 0.3 %: fixed"), or "did not help: undo?" with an Undo button
+(enabled while the repair is the last edit). The line stays while the repair is in effect (undoing it
+removes the line), for the last MAX_OUTCOMES repairs.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -31,10 +38,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.clip import StoredClip
+from app.engine.qc import QCReport
+from app.engine.qc.outcome import RepairOutcome, repair_outcome
 from app.engine.qc.repairs import Repair
 from app.engine.qc.types import CheckKind, Finding, Severity
 from app.engine.worker import ActState, DraftService
-from app.model.commands import Changes
+from app.model.commands import Changes, Command
 from app.model.timebase import seconds_to_frames
 from app.ui.document import DocumentController
 from app.ui.qc_service import QCResult, QCService, film_signature
@@ -46,6 +55,10 @@ AUTO_DELAY_MS = 3000
 #: How often a wanted run looks again whether the drafts are ready.
 RETRY_MS = 250
 SEVERITY_COLORS = {Severity.fail: "#f0484f", Severity.warn: "#f0a030"}
+#: Repairs whose outcome the panel keeps showing (the most recent ones).
+MAX_OUTCOMES = 5
+#: Shown on a repair's line until the checks have run on its drafts.
+RECHECKING = "Re-checking the repaired drafts…"
 
 _KIND_TITLES = {
     CheckKind.flicker: "Flicker",
@@ -57,6 +70,7 @@ _KIND_TITLES = {
 _STYLE = """
 FindingRow { border: 1px solid #2b2d31; border-radius: 4px; }
 FindingRow[selected="true"] { border-color: #f2c14e; }
+RepairOutcomeRow { border: 1px solid #3d6fb6; border-radius: 4px; }
 QLabel#qcState[stale="true"] { color: #f0a030; }
 """
 
@@ -116,6 +130,52 @@ class FindingRow(QFrame):
         super().mousePressEvent(event)
 
 
+@dataclass
+class AppliedRepair:
+    """A repair run from the panel: the finding it was for, the report that found it, the command executed
+    (to know whether it is still in effect) and, once the checks ran again, what it achieved."""
+
+    label: str
+    finding: Finding
+    report: QCReport | None
+    command: Command
+    revision: int  # the document's revision once it ran: results of it or later see it while in effect
+    outcome: RepairOutcome | None = None
+
+
+class RepairOutcomeRow(QFrame):
+    """What a repair achieved: its label, then the finding's measure before → after (or that the check is
+    still running), and an Undo button when it did not help."""
+
+    undo_requested = Signal(object)  # the AppliedRepair
+
+    def __init__(self, applied: AppliedRepair, latest: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.applied = applied
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        outcome = applied.outcome
+        mark = "…" if outcome is None else "✓" if outcome.helped else "✗"
+        self.heading = QLabel(f"{mark} Repaired: {applied.label}")
+        self.result = QLabel(RECHECKING if outcome is None else outcome.summary())
+        self.result.setWordWrap(True)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.result)
+        self.undo_button: QPushButton | None = None
+        if outcome is not None and not outcome.helped:
+            self.undo_button = QPushButton("Undo")
+            self.undo_button.setEnabled(latest)
+            self.undo_button.setToolTip(
+                "Undo this repair" if latest else "Other edits came after this repair: undo them first"
+            )
+            self.undo_button.clicked.connect(lambda: self.undo_requested.emit(applied))
+            layout.addWidget(self.undo_button, 0, Qt.AlignmentFlag.AlignLeft)
+
+    def text(self) -> str:
+        """The line as the user reads it: "<repair>: <before → after…>"."""
+        return f"{self.applied.label}: {self.result.text()}"
+
+
 class QCPanel(QWidget):
     """The findings of the latest quality checks of the document's drafts (see the module docstring)."""
 
@@ -136,6 +196,8 @@ class QCPanel(QWidget):
         self._requested = ""  # film signature of the run in flight
         self._signature: tuple[int, int, str] | None = None  # (project id, revision, signature) memo
         self._rows: list[FindingRow] = []
+        self._outcome_rows: list[RepairOutcomeRow] = []
+        self._applied: list[AppliedRepair] = []  # the repairs run here that are in effect, oldest first
         self._selected: int | None = None
         self.auto_timer = QTimer(self)
         self.auto_timer.setSingleShot(True)
@@ -194,6 +256,10 @@ class QCPanel(QWidget):
     def rows(self) -> list[FindingRow]:
         """The findings on screen, in the report's order."""
         return list(self._rows)
+
+    def outcome_rows(self) -> list[RepairOutcomeRow]:
+        """The repairs' lines on screen, the latest first."""
+        return list(self._outcome_rows)
 
     def act_findings(self) -> dict[str, list[Finding]]:
         """The latest result's findings by act id (findings on no act are left out)."""
@@ -273,11 +339,35 @@ class QCPanel(QWidget):
 
     # -- showing -------------------------------------------------------------------------------------------
 
+    def _show_outcomes(self) -> None:
+        """The applied repairs' lines at the top of the list, the latest first."""
+        for row in self._outcome_rows:
+            self._list.removeWidget(row)
+            row.deleteLater()
+        self._outcome_rows = []
+        history = self._document.history
+        for position, applied in enumerate(reversed(self._applied)):
+            row = RepairOutcomeRow(applied, history.is_latest(applied.command))
+            row.undo_requested.connect(self._on_outcome_undo_requested)
+            self._list.insertWidget(position, row)
+            self._outcome_rows.append(row)
+
+    def _take_outcomes(self, result: QCResult) -> None:
+        """Measure each applied repair still waiting for its check again in `result`, when that result is of
+        the film with the repair in effect."""
+        report = result.report
+        if report is None:
+            return
+        for applied in self._applied:
+            if applied.outcome is None and result.revision >= applied.revision:
+                applied.outcome = repair_outcome(applied.finding, applied.report, report)
+
     def _show_result(self) -> None:
         for row in self._rows:
             self._list.removeWidget(row)
             row.deleteLater()
         self._rows, self._selected = [], None
+        self._show_outcomes()
         result = self.result
         report = result.report if result is not None else None
         if result is None or report is None:
@@ -333,6 +423,9 @@ class QCPanel(QWidget):
 
     @Slot(object)
     def _on_document_changed(self, changes: Changes) -> None:
+        history = self._document.history
+        self._applied = [applied for applied in self._applied if history.is_applied(applied.command)]
+        self._show_outcomes()  # a repair undone goes; the Undo buttons follow the last edit
         self._update_current()
         self.auto_timer.start()
 
@@ -341,6 +434,7 @@ class QCPanel(QWidget):
         self.service.cancel()
         self._retry_timer.stop()
         self.result, self._wanted, self._waiting, self._requested = None, False, "", ""
+        self._applied = []
         self._show_result()
         self.auto_timer.start()
 
@@ -367,6 +461,7 @@ class QCPanel(QWidget):
     @Slot(object)
     def _on_service_finished(self, result: QCResult) -> None:
         self.result = result
+        self._take_outcomes(result)
         self._show_result()
 
     @Slot(int)
@@ -384,10 +479,25 @@ class QCPanel(QWidget):
 
     @Slot(int, int)
     def _on_row_repair_requested(self, index: int, number: int) -> None:
-        if self.result is not None and self.is_current:
-            # A fresh copy each time: a command keeps what it replaced, and the same repair may run again
-            # after an undo.
-            self._document.execute(copy.deepcopy(self.result.repairs[index][number].command))
+        result = self.result
+        if result is None or result.report is None or not self.is_current:
+            return
+        repair = result.repairs[index][number]
+        # A fresh copy each time: a command keeps what it replaced, and the same repair may run again after
+        # an undo.
+        command = copy.deepcopy(repair.command)
+        if not self._document.execute(command):
+            return
+        finding, revision = result.report.findings[index], self._document.history.revision
+        applied = AppliedRepair(repair.label, finding, result.report, command, revision)
+        self._applied = [*self._applied, applied][-MAX_OUTCOMES:]
+        self._show_outcomes()
+        self.run_checks()  # as soon as the repaired drafts are ready: what did it achieve?
+
+    @Slot(object)
+    def _on_outcome_undo_requested(self, applied: AppliedRepair) -> None:
+        if self._document.history.is_latest(applied.command):
+            self._document.undo()
 
 
 def _metrics_line(metrics: Mapping[str, object]) -> str:

@@ -13,15 +13,19 @@ from fractions import Fraction
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
 from PySide6.QtGui import QAction, QHelpEvent
-from PySide6.QtWidgets import QApplication, QToolTip
+from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.engine import pipeline
+from app.engine.backends import MotionRequest
+from app.engine.backends.builtin import BuiltinMotionBackend
 from app.engine.cache import StageCache
 from app.engine.cancel import CancelToken
+from app.engine.clip import Clip
 from app.engine.qc import QCReport, qc_input_from_project, run_checks
 from app.engine.qc.types import CheckKind, QCInput, Severity
 from app.engine.worker import DraftService
@@ -34,7 +38,7 @@ from app.ui import qc_service
 from app.ui.document import DocumentController
 from app.ui.main_window import MainWindow
 from app.ui.preferences import Preferences
-from app.ui.qc_panel import QCPanel
+from app.ui.qc_panel import FindingRow, QCPanel, RepairOutcomeRow
 from app.ui.timeline.geometry import RowKind
 
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
@@ -213,8 +217,7 @@ def test_results_go_out_of_date_when_the_film_changes_not_when_it_is_rated(
     row = view.timeline_geometry.row(RowKind.acts)
     tip_at = QPoint(round(view.timeline_geometry.x_of(LENGTH + 4)), row.top + 30)
     QApplication.sendEvent(view, QHelpEvent(QEvent.Type.ToolTip, tip_at, view.mapToGlobal(tip_at)))
-    tip = QToolTip.text()
-    QToolTip.hideText()
+    tip = view.tooltip_text()
     assert "Noon" in tip and finding.message in tip and "(out of date)" in tip
     assert "Rating ★★★★☆ (act)" in tip
 
@@ -265,3 +268,128 @@ def test_a_newer_request_cancels_the_running_one_and_closing_joins_the_thread(
     window.close()  # asks nothing (unmodified), cancels the second run and joins the thread
     assert cancelled.is_set() and runs == [0, 1]
     assert panel.result is None  # neither run reported
+
+
+# -- repairs are checked again ---------------------------------------------------------------------------
+
+
+class _MiddleFlicker:
+    """A clip whose middle ninth (the flicker check's middle block) alternates by ±2.5 % frame to frame."""
+
+    def __init__(self, source: Clip) -> None:
+        self._source = source
+        self.length = source.length
+
+    def frame(self, index: int) -> np.ndarray:
+        frame = self._source.frame(index).astype(np.float32)
+        height, width = frame.shape[:2]
+        middle = (slice(height // 3, 2 * height // 3), slice(width // 3, 2 * width // 3))
+        frame[middle] *= np.float32(1.025 if index % 2 == 0 else 0.975)
+        return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def flicker_window(
+    qtbot: QtBot, tmp_path: Path, project_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MainWindow]:
+    """The editor on two acts of a pan over one photo at 24 fps; act 'Noon' (prompt "flicker") flickers in
+    the middle of the picture whatever its seed (the built-in backend made to flicker)."""
+    animate = BuiltinMotionBackend.animate
+
+    def flickering_animate(self: BuiltinMotionBackend, request: MotionRequest, *args: object) -> Clip:
+        clip = animate(self, request, *args)  # type: ignore[arg-type]
+        return _MiddleFlicker(clip) if "flicker" in request.prompt else clip
+
+    monkeypatch.setattr(BuiltinMotionBackend, "animate", flickering_animate)
+    pan = MotionSettings(camera=CameraMove.pan_right, intensity=0.5)
+    cat = [MediaRef(path="cat.jpg")]
+    project = Project(
+        settings=ProjectSettings(fps=Fraction(24), width=320, height=180),
+        acts=[
+            Act(id="a", name="Dawn", duration_frames=36, references=cat, motion=pan, seed=1),
+            Act(
+                id="b", name="Noon", duration_frames=36, references=cat, motion=pan, seed=2, prompt="flicker"
+            ),
+        ],
+    )
+    path = tmp_path / "flicker.storybeat"
+    save_project(project, path)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    drafts = DraftService(StageCache(tmp_path / "cache"))
+    made = MainWindow(
+        DocumentController(), drafts, settings, RecoveryStore(tmp_path / "recovery"), Preferences.defaults()
+    )
+    made.qc.auto_timer.setInterval(NEVER_MS)
+    assert made.files.open(path)
+    made.show()
+    qtbot.waitExposed(made)
+    yield made
+    made.shutdown()
+    made.document.history.mark_saved()
+    made.close()
+    made.deleteLater()
+
+
+def _flicker_row(panel: QCPanel) -> FindingRow:
+    (row,) = [row for row in panel.rows() if row.finding.kind == CheckKind.flicker]
+    assert row.finding.act == "b"
+    return row
+
+
+def _repair_button(row: FindingRow, label: str) -> QPushButton:
+    (button,) = [button for button in row.repair_buttons if button.text() == label]
+    return button
+
+
+def _outcome_shown(qtbot: QtBot, panel: QCPanel) -> RepairOutcomeRow:
+    """Wait for the re-check after a repair; the repair's line, at the top of the list."""
+    qtbot.waitUntil(
+        lambda: bool(panel.outcome_rows()) and panel.outcome_rows()[0].applied.outcome is not None,
+        timeout=WAIT_MS,
+    )
+    return panel.outcome_rows()[0]
+
+
+def test_a_deflicker_repair_is_checked_again_and_shows_before_and_after(
+    qtbot: QtBot, flicker_window: MainWindow
+) -> None:
+    panel = flicker_window.qc
+    _checked(qtbot, panel)
+    row = _flicker_row(panel)
+    before = row.finding.value
+    assert before >= 2.0
+
+    qtbot.mouseClick(_repair_button(row, "Deflicker act 'Noon'"), Qt.MouseButton.LeftButton)
+    assert flicker_window.document.project.act("b").grade.deflicker == 0.8
+    assert panel.outcome_rows()[0].text() == "Deflicker act 'Noon': Re-checking the repaired drafts…"
+
+    shown = _outcome_shown(qtbot, panel)
+    assert panel.result is not None and panel.result.report is not None and panel.is_current
+    after = panel.result.report.measures[row.finding.subject]
+    assert after < 1.0
+    assert shown.text() == f"Deflicker act 'Noon': flicker {before:.1f} % → {after:.1f} %: fixed"
+    assert shown.heading.text() == "✓ Repaired: Deflicker act 'Noon'" and shown.undo_button is None
+    assert CheckKind.flicker not in [finding_row.finding.kind for finding_row in panel.rows()]
+
+    flicker_window.document.undo()  # the repair is gone, and so is what it achieved
+    assert panel.outcome_rows() == []
+
+
+def test_a_repair_that_did_not_help_offers_its_undo(qtbot: QtBot, flicker_window: MainWindow) -> None:
+    panel = flicker_window.qc
+    _checked(qtbot, panel)
+    row = _flicker_row(panel)
+    seed = flicker_window.document.project.act("b").seed
+
+    qtbot.mouseClick(_repair_button(row, "Re-roll the seed of 'Noon'"), Qt.MouseButton.LeftButton)
+    shown = _outcome_shown(qtbot, panel)  # the act flickers whatever its seed
+    assert panel.result is not None and panel.result.report is not None
+    after = panel.result.report.measures[row.finding.subject]
+    expected = f"flicker {row.finding.value:.1f} % → {after:.1f} %: did not help: undo?"
+    assert shown.text() == f"Re-roll the seed of 'Noon': {expected}"
+    assert shown.heading.text() == "✗ Repaired: Re-roll the seed of 'Noon'"
+    assert shown.undo_button is not None and shown.undo_button.isEnabled()
+
+    qtbot.mouseClick(shown.undo_button, Qt.MouseButton.LeftButton)
+    assert flicker_window.document.project.act("b").seed == seed
+    assert panel.outcome_rows() == []

@@ -41,10 +41,12 @@ _IMAGE_FORMATS = ("image2", "_pipe")
 
 @dataclass
 class QCReport:
-    """Every check's findings, sorted by start (then end, kind), and their metrics merged."""
+    """Every check's findings, sorted by start (then end, kind), and their metrics and measures merged
+    (`measures`: what each check judged, at any level, by subject key; not part of the JSON report)."""
 
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    measures: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -82,17 +84,19 @@ def run_checks(
         **consistency.metrics(qc, stats),
     }
     findings: list[Finding] = []
+    measures: dict[str, float] = {}
     for check in checks:
         if cancel is not None:
             cancel.raise_if_cancelled()
         result = check()
         findings.extend(result.findings)
         metrics.update(result.metrics)
+        measures.update(result.measures)
     findings.sort(key=lambda finding: (finding.start, finding.end, str(finding.kind)))
     metrics["counts"] = {
         str(kind): sum(1 for finding in findings if finding.kind == kind) for kind in CheckKind
     }
-    return QCReport(findings=findings, metrics=metrics)
+    return QCReport(findings=findings, metrics=metrics, measures=measures)
 
 
 # -- a video file --------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ nearest onset when there are no beats: the beat grid is where cuts belong, and a
 hi-hat between beats does not make a cut "on the beat"). Warn when the offset exceeds CUT_WARN_S (or half a
 frame, whichever is larger: a cut can only sit on whole frames), fail past CUT_FAIL_S. Cuts before the first
 beat or after the last one by more than a beat period (the music has not started or has ended) are not
-judged. Metrics ("cut_offsets"): how many cuts were judged, their mean and max offset in ms.
+judged. Metrics ("cut_offsets"): how many cuts were judged, their mean and max offset in ms. Measures: each
+judged cut's offset in ms (`cut_subject`).
 
 Motion peaks. `motion_energy[t]` is the mean optical-flow magnitude between frames t−1 and t (pixels at
 analysis size; pairs across a cut carry no motion and are ignored, as are the PEAK_GUARD_FRAMES after one).
@@ -25,8 +26,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.engine.qc.flow_stats import span_title
-from app.engine.qc.types import CheckKind, CheckResult, Finding, QCInput, Severity
+from app.engine.qc.flow_stats import span_key, span_title
+from app.engine.qc.types import CheckKind, CheckResult, Finding, QCInput, Severity, subject_key
 
 CUT_WARN_S = 0.05
 CUT_FAIL_S = 0.1
@@ -66,6 +67,7 @@ def check(qc: QCInput, motion_energy: Sequence[float] | np.ndarray) -> CheckResu
         nearest = float(grid[np.argmin(np.abs(grid - at))])
         offset = abs(at - nearest)
         cut_offsets.append(offset)
+        result.measures[cut_subject(span_key(qc.spans[index], index + 1))] = offset * 1000.0
         if offset > warn_s:
             result.findings.append(_cut_finding(qc, index, at, nearest, offset, warn_s))
     anchors = np.asarray(sorted({*qc.beats, *qc.onsets}), dtype=np.float64)
@@ -82,6 +84,11 @@ def check(qc: QCInput, motion_energy: Sequence[float] | np.ndarray) -> CheckResu
         "max_ms": round(1000.0 * max(cut_offsets), 1) if cut_offsets else None,
     }
     return result
+
+
+def cut_subject(incoming: str) -> str:
+    """The measure key of the cut into the span whose key is `incoming`."""
+    return subject_key(CheckKind.off_beat_motion, "cut", incoming)
 
 
 def strong_peaks(qc: QCInput, energy: np.ndarray) -> list[int]:
@@ -133,6 +140,7 @@ def _cut_finding(qc: QCInput, index: int, at: float, beat: float, offset: float,
             f"Cut into {title} at {at:.2f} s is {offset * 1000:.0f} ms {direction} the beat at {beat:.2f} s "
             f"(snap the cut to the beat)"
         ),
+        subject=cut_subject(span_key(qc.spans[index], index + 1)),
     )
 
 

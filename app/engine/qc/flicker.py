@@ -32,10 +32,20 @@ maximum and halfway to the mild defect (all found); FAIL_PERCENT fails every mod
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
-from app.engine.qc.flow_stats import BLOCK_GRID, FlowStats, pair_spans, span_key, span_title, windowed_runs
-from app.engine.qc.types import ActSpan, CheckKind, CheckResult, Finding, QCInput, Severity
+from app.engine.qc.flow_stats import (
+    BLOCK_GRID,
+    FlowStats,
+    pair_spans,
+    span_key,
+    span_title,
+    windowed_runs,
+    worst_window,
+)
+from app.engine.qc.types import ActSpan, CheckKind, CheckResult, Finding, QCInput, Severity, subject_key
 
 WINDOW_S = 0.5
 WARN_PERCENT = 1.0
@@ -61,6 +71,16 @@ def oscillation(stats: FlowStats) -> np.ndarray:
     return oscillations
 
 
+def window_pairs(fps: Fraction) -> int:
+    """How many pairs a window of WINDOW_S holds at `fps`."""
+    return max(_MIN_WINDOW_PAIRS, round(WINDOW_S * float(fps)))
+
+
+def subject(span_key: str) -> str:
+    """The measure key of a span's flicker (an act id or "shot N")."""
+    return subject_key(CheckKind.flicker, span_key)
+
+
 def _mean(values: np.ndarray) -> float:
     """Mean of the finite entries; NaN if none."""
     finite = values[np.isfinite(values)]
@@ -71,15 +91,19 @@ def check(qc: QCInput, stats: FlowStats) -> CheckResult:
     """Flicker findings and metrics of `qc` (module doc), from its `flow_stats.compute` statistics.
 
     Metrics: {"flicker": {act id or "shot N": {"oscillation_percent", "vbench_temporal_flickering"}},
-    "vbench_temporal_flickering": the film's score} (spans without a usable pair are left out).
+    "vbench_temporal_flickering": the film's score} (spans without a usable pair are left out). Measures:
+    each span's largest window value in percent (`subject(key)`), below the threshold too.
     """
     result = CheckResult()
     oscillations = oscillation(stats)
     scores = np.where(stats.usable, stats.vbench_scores, np.nan)
-    window = max(_MIN_WINDOW_PAIRS, round(WINDOW_S * float(qc.fps)))
+    window = window_pairs(qc.fps)
     per_act: dict[str, dict[str, float]] = {}
     for number, span, pairs in pair_spans(qc):
         span_oscillations = oscillations[pairs]
+        measured = worst_window(span_oscillations, window)
+        if measured is not None:
+            result.measures[subject(span_key(span, number))] = 100.0 * measured
         worst = 0.0
         for first, last, value in windowed_runs(span_oscillations, window, WARN_PERCENT / 100.0):
             worst = max(worst, value)
@@ -134,4 +158,5 @@ def _finding(
             f"±{100.0 * value:.1f} % from frame to frame (warn at {WARN_PERCENT:g} %, fail at "
             f"{FAIL_PERCENT:g} %; VBench temporal flickering {score:.3f})"
         ),
+        subject=subject(span_key(span, number)),
     )

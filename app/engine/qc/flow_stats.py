@@ -332,6 +332,16 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return [(int(start), int(end)) for start, end in zip(starts, ends, strict=True)]
 
 
+def worst_window(per_pair: np.ndarray, window: int) -> float | None:
+    """The largest window median of a per-pair measure over one span (`per_pair` as `windowed_runs`
+    takes it), at any level: what `windowed_runs` compares with its threshold. None when no window has
+    enough measured entries."""
+    regions = per_pair[:, np.newaxis] if per_pair.ndim == 1 else per_pair
+    medians = sliding_medians(regions, window)
+    finite = medians[np.isfinite(medians)]
+    return float(finite.max()) if len(finite) else None
+
+
 def windowed_runs(per_pair: np.ndarray, window: int, threshold: float) -> list[tuple[int, int, float]]:
     """Where a per-pair measure stays at or above `threshold`: (first, last, value) per stretch.
 

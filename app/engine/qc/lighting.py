@@ -11,7 +11,8 @@ A cut that is not a hard cut is not judged either: under a crossfade, dip or mor
 many frames rather than at once (the mean absolute RGB difference of the pair at the cut, at HARD_CUT_WIDTH
 px wide, is below HARD_CUT_RATIO times the median difference of the pairs within WINDOW_S either side:
 hard cuts in the labelled set measure 17–124 times, the demo project's three transitions 0.9), and such a
-transition already carries the eye across a step — it is the repair this check suggests.
+transition already carries the eye across a step. (So a crossfade is not offered as a repair: the step under
+it is no longer measured, and a repair must be measured again to say what it achieved.)
 
 On a same-scene cut, the incoming image is warped onto the outgoing one and the value is the colour
 difference of the two sides' mean CIELAB over the shared pixels (CIE76 ΔE: √(ΔL*² + Δa*² + Δb*²), where
@@ -25,6 +26,9 @@ Spans sharing a template id are meant to share a look. Pairs that are not neighb
 judged at their cut) are compared on their middle frames the same way when they register; when they show
 different scenes, their overall mean L*a*b* are compared and a warning is raised only past LOOK_DELTA_E_WARN,
 a difference content alone rarely reaches (a night scene against a day scene of the demo photos is ~45–55).
+
+Measures: the ΔE of every judged cut (`cut_subject`) and of every compared pair of spans sharing a template
+(`look_subject`), below the thresholds too.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.engine.qc.flow_stats import span_title
-from app.engine.qc.types import ActSpan, CheckKind, CheckResult, Finding, QCInput, Severity
+from app.engine.qc.flow_stats import span_key, span_title
+from app.engine.qc.types import ActSpan, CheckKind, CheckResult, Finding, QCInput, Severity, subject_key
 
 WINDOW_S = 0.3  # seconds of each side of a cut compared
 DELTA_E_WARN = 3.0  # CIE76 ΔE of the sides' mean colour over shared content
@@ -84,11 +88,23 @@ def check(qc: QCInput) -> CheckResult:
             )
         delta_e = round(comparison.delta_e, 3) if comparison.same_scene else None
         cut_metrics.append({"at": round(qc.seconds(after.start), 3), "delta_e": delta_e})
+        if comparison.same_scene:
+            result.measures[cut_subject(span_key(after, index + 1))] = comparison.delta_e
         if comparison.same_scene and comparison.delta_e >= DELTA_E_WARN:
             result.findings.append(_cut_finding(qc, index, count, comparison))
-    result.findings.extend(_look_findings(qc))
+    result.findings.extend(_look_findings(qc, result.measures))
     result.metrics["lighting_cuts"] = cut_metrics
     return result
+
+
+def cut_subject(incoming: str) -> str:
+    """The measure key of the cut into the span whose key is `incoming`."""
+    return subject_key(CheckKind.lighting_jump, "cut", incoming)
+
+
+def look_subject(later: str, earlier: str) -> str:
+    """The measure key of the look of span `later` against span `earlier` (span keys) sharing a template."""
+    return subject_key(CheckKind.lighting_jump, "look", later, earlier)
 
 
 def is_hard_cut(frames: Sequence[np.ndarray], cut: int) -> bool:
@@ -183,10 +199,11 @@ def _cut_finding(qc: QCInput, index: int, count: int, comparison: SideComparison
             f"Lighting jump at the cut into {span_title(after, index + 1)} at {cut:.2f} s: the same scene "
             f"turns {_describe(comparison.delta_lab)} (ΔE {comparison.delta_e:.1f}; colour-match the cut)"
         ),
+        subject=cut_subject(span_key(after, index + 1)),
     )
 
 
-def _look_findings(qc: QCInput) -> list[Finding]:
+def _look_findings(qc: QCInput, measures: dict[str, float]) -> list[Finding]:
     findings = []
     spans = list(qc.spans)
     for later in range(len(spans)):
@@ -196,13 +213,15 @@ def _look_findings(qc: QCInput) -> list[Finding]:
                 continue
             if first.end <= first.start or second.end <= second.start:
                 continue
-            finding = _look_finding(qc, earlier, later)
+            finding = _look_finding(qc, earlier, later, measures)
             if finding is not None:
                 findings.append(finding)
     return findings
 
 
-def _look_finding(qc: QCInput, earlier: int, later: int) -> Finding | None:
+def _look_finding(qc: QCInput, earlier: int, later: int, measures: dict[str, float]) -> Finding | None:
+    """The finding on span `later` against span `earlier` (indices) when their looks differ; their ΔE goes
+    into `measures` either way."""
     first, second = qc.spans[earlier], qc.spans[later]
     middle_first = qc.frames[(first.start + first.end - 1) // 2]
     middle_second = qc.frames[(second.start + second.end - 1) // 2]
@@ -215,6 +234,8 @@ def _look_finding(qc: QCInput, earlier: int, later: int) -> Finding | None:
         delta = _span_mean_lab(qc, second) - _span_mean_lab(qc, first)
         delta_lab = (float(delta[0]), float(delta[1]), float(delta[2]))
     delta_e = float(np.linalg.norm(delta_lab))
+    subject = look_subject(span_key(second, later + 1), span_key(first, earlier + 1))
+    measures[subject] = delta_e
     if delta_e < threshold:
         return None
     start, end = qc.seconds(second.start), qc.seconds(second.end)
@@ -231,6 +252,7 @@ def _look_finding(qc: QCInput, earlier: int, later: int) -> Finding | None:
             f"{second.template!r} with {span_title(first, earlier + 1)} but looks {_describe(delta_lab)} "
             f"(ΔE {delta_e:.1f})"
         ),
+        subject=subject,
     )
 
 

@@ -20,6 +20,9 @@ one warning on the later span with value = similarity = 1 − Hamming distance /
 REUSE_SIMILARITY.
 
 This check only warns, it never fails: a still or a repeated shot can be a choice only the user can judge.
+
+Measures: each judged span's still share (`still_subject`) and, for each span after the first, its largest
+similarity to an earlier span compared as above (`reuse_subject`), below the thresholds too.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import cv2
 import numpy as np
 
 from app.engine.qc.flow_stats import span_key, span_title
-from app.engine.qc.types import ActSpan, CheckKind, CheckResult, Finding, QCInput, Severity
+from app.engine.qc.types import ActSpan, CheckKind, CheckResult, Finding, QCInput, Severity, subject_key
 
 STILL_WIDTH = 64  # px: movement of a pixel at this size is a clearly visible move
 STILL_DISPLACEMENT_PX = 0.4  # estimated move (STILL_WIDTH pixels) below which a frame has not moved
@@ -54,11 +57,22 @@ def check(qc: QCInput) -> CheckResult:
         if share is None:
             continue
         still_shares[span_key(span, number)] = round(share, 4)
+        result.measures[still_subject(span_key(span, number))] = share
         if share >= STILL_SHARE_WARN:
             result.findings.append(_still_finding(qc, span, number, share))
-    result.findings.extend(_reuse_findings(qc))
+    result.findings.extend(_reuse_findings(qc, result.measures))
     result.metrics["still_share"] = still_shares
     return result
+
+
+def still_subject(span: str) -> str:
+    """The measure key of the still share of the span whose key is `span`."""
+    return subject_key(CheckKind.reference_overfit, "still", span)
+
+
+def reuse_subject(span: str) -> str:
+    """The measure key of how alike the span whose key is `span` is to the earlier spans."""
+    return subject_key(CheckKind.reference_overfit, "reuse", span)
 
 
 def still_share(frames: Sequence[np.ndarray], references: Sequence[np.ndarray] = ()) -> float | None:
@@ -133,14 +147,19 @@ def _still_finding(qc: QCInput, span: ActSpan, number: int, share: float) -> Fin
             f"Near-static {span_title(span, number)} at {start:.1f}–{end:.1f} s: {share:.0%} of its frames "
             f"barely move from the first frame or the reference (re-roll the seed or add motion)"
         ),
+        subject=still_subject(span_key(span, number)),
     )
 
 
-def _reuse_findings(qc: QCInput) -> list[Finding]:
+def _reuse_findings(qc: QCInput, measures: dict[str, float]) -> list[Finding]:
+    """One finding per span that looks like an earlier one; each span's largest similarity to the earlier
+    spans goes into `measures`."""
     reference_hashes = [[perceptual_hash(image) for image in span.references] for span in qc.spans]
     middle_hashes = [_middle_hash(qc, span) for span in qc.spans]
     findings = []
     for later in range(1, len(qc.spans)):
+        found = False
+        closest: int | None = None
         for earlier in range(later):
             if reference_hashes[later] and reference_hashes[earlier]:
                 distance = min(
@@ -153,9 +172,12 @@ def _reuse_findings(qc: QCInput) -> list[Finding]:
                     continue
                 distance = _hamming(first, second)
                 same_reference = False
-            if distance <= REUSE_BITS:
+            closest = distance if closest is None else min(closest, distance)
+            if distance <= REUSE_BITS and not found:
                 findings.append(_reuse_finding(qc, later, earlier, distance, same_reference))
-                break  # one finding per span: the first look-alike is enough to act on
+                found = True  # one finding per span: the first look-alike is enough to act on
+        if closest is not None:
+            measures[reuse_subject(span_key(qc.spans[later], later + 1))] = 1.0 - closest / HASH_BITS
     return findings
 
 
@@ -187,6 +209,7 @@ def _reuse_finding(qc: QCInput, later: int, earlier: int, distance: int, same_re
         value=1.0 - distance / HASH_BITS,
         threshold=REUSE_SIMILARITY,
         message=f"{title[0].upper()}{title[1:]} at {start:.1f}–{end:.1f} s {what}",
+        subject=reuse_subject(span_key(span, later + 1)),
     )
 
 

@@ -1,21 +1,33 @@
 """One-click repairs for QC findings: each an undoable edit whose values are worked out in advance.
 
-`repairs_for` runs on a worker thread beside the checks (the colour match reads frames and fits a grade);
-executing a repair's `command` does no frame work and is one undo step. What each finding gets, in order:
+`repairs_for` runs on a worker thread beside the checks (the colour match reads frames and fits a grade, the
+deflicker is tried on the act's draft); executing a repair's `command` does no frame work and is one undo
+step. A repair is offered only where its effect on the finding can be measured: the finding's check judges
+the same subject again on the repaired drafts (`Finding.subject`, app.engine.qc.outcome), and the repair
+changes what that check looks at. What each finding gets, in order:
 
-- flicker: deflicker the act (grade.deflicker 0.8, more when that would leave the measured oscillation above
-  half the warn threshold, or 0.3 more when it is already on), re-roll the seed.
+- flicker: deflicker the act, at the first amount that, tried on the act's current draft frames around the
+  finding, brings the flicker check's measure there under its threshold (`predicted_flicker`): from
+  DEFLICKER_FIRST (more when that would leave the measured oscillation above half the warn threshold:
+  deflicker s leaves about 1 − s of it), or DEFLICKER_STEP more when it is already on, up in steps of
+  DEFLICKER_TRY_STEP to 1. None clears it (a flicker on a patch much smaller than deflicker's cells, a
+  flash the check counts as flicker but that no gain per cell evens out): not offered. Then re-roll the seed.
 - lighting_jump: colour-match the act toward the act before the cut (or, for a finding between acts that
-  share a template, toward the earliest act of that template), and at a cut a crossfade of CROSSFADE_FRAMES.
-- off_beat_motion at a cut: move the cut to the nearest beat it can reach, then a crossfade. A burst of
-  motion inside an act gets none (nothing here moves it onto a beat).
-- texture_artifacts: re-roll the seed, deflicker.
-- reference_overfit: more camera motion (intensity + MOTION_STEP; a static camera gets a drift), re-roll.
+  share a template, toward the act it was compared with). No crossfade: the lighting check does not judge a
+  step under a gradual transition, so what a crossfade achieves cannot be measured.
+- off_beat_motion at a cut: move the cut to the nearest beat it can reach (a crossfade would leave the cut,
+  which is what the check measures, where it is). A burst of motion inside an act gets none (nothing here
+  moves it onto a beat).
+- texture_artifacts: re-roll the seed (the texture check matches each pair's brightness before it measures,
+  so a deflicker cannot change its value).
+- reference_overfit, a near-static act: more camera motion (intensity + MOTION_STEP; a static camera gets a
+  drift), re-roll. An act that looks like an earlier one: re-roll, when its picture comes from the seed (no
+  references; reused references stay reused whatever is rendered from them).
 
 A repair that cannot apply is left out: re-rolling a locked seed, deflicker or intensity already at 1, a
-crossfade already as long, a colour match on an act whose grade has a LUT (the sliders act before a table
-this module cannot see) or whose fit changes nothing, a cut with no beat within its two acts. Findings on a
-video that is not a project (act None) or on an act no longer in the project get no repairs.
+colour match on an act whose grade has a LUT (the sliders act before a table this module cannot see) or whose
+fit changes nothing, a cut with no beat within its two acts. Findings on a video that is not a project (act
+None), on an act no longer in the project, or without a subject to measure again get no repairs.
 
 Colour match. MATCHED_FRAMES frames either side of the cut are compared in pairs at the same distance from
 it (outgoing[-1] with incoming[0], …; for a shared-template finding, the middle frames of the two acts), at
@@ -53,19 +65,20 @@ import cv2
 import numpy as np
 from scipy.optimize import minimize
 
+from app.engine.deflicker import DeflickeredClip
 from app.engine.grade import Grader
-from app.engine.qc import flicker, lighting
-from app.engine.qc.types import CheckKind, Finding
-from app.model.act import MAX_SEED, Act, CameraMove, GradeSettings, TransitionKind
+from app.engine.qc import beat_sync, flicker, flow_stats, lighting, overfit
+from app.engine.qc.types import ActSpan, CheckKind, Finding, QCInput
+from app.model.act import MAX_SEED, Act, CameraMove, GradeSettings
 from app.model.commands import Command, MoveCut, SetActField
 from app.model.history import CommandGroup
 from app.model.project import Project
 from app.model.take_commands import SelectTake
 from app.model.timebase import seconds_to_frames
 
-CROSSFADE_FRAMES = 8
 DEFLICKER_FIRST = 0.8
 DEFLICKER_STEP = 0.3
+DEFLICKER_TRY_STEP = 0.1
 MOTION_STEP = 0.3
 MATCHED_FRAMES = 3  # frames each side of a cut compared, in pairs at the same distance from it
 FIT_WIDTH = 320  # px: the lighting check's analysis size, where its registration is calibrated
@@ -95,46 +108,116 @@ class Repair:
 
 def repairs_for(finding: Finding, project: Project, frames: Frames) -> list[Repair]:
     """The repairs offered for `finding` on `project` (module doc), best first. `frames(act_id)` gives an
-    act's current draft frames (RGB uint8, body frames in order); it is called only for a colour match."""
-    if finding.act is None or all(act.id != finding.act for act in project.acts):
+    act's current draft frames (RGB uint8, body frames in order); it is called for a colour match and to try
+    a deflicker."""
+    if finding.act is None or not finding.subject or all(act.id != finding.act for act in project.acts):
         return []
     act = project.act(finding.act)
     candidates: list[Repair | None]
     if finding.kind == CheckKind.flicker:
-        candidates = [_deflicker(act, finding.value), _reroll(act)]
+        candidates = [_deflicker(finding, project, act, frames), _reroll(act)]
     elif finding.kind == CheckKind.lighting_jump:
-        candidates = _lighting_repairs(finding, project, act, frames)
+        candidates = [_lighting_repair(finding, project, act, frames)]
     elif finding.kind == CheckKind.off_beat_motion:
-        previous = _cut_before(finding, project, act)
-        candidates = [] if previous is None else [_move_cut(finding, project, act), _crossfade(previous, act)]
+        at_cut = finding.subject == beat_sync.cut_subject(act.id) and project.index_of(act.id) > 0
+        candidates = [_move_cut(finding, project, act)] if at_cut else []
     elif finding.kind == CheckKind.texture_artifacts:
-        candidates = [_reroll(act), _deflicker(act)]
-    else:
+        candidates = [_reroll(act)]
+    elif finding.subject == overfit.still_subject(act.id):
         candidates = [_more_motion(act), _reroll(act)]
+    else:  # looks like an earlier act
+        candidates = [] if act.references else [_reroll(act)]
     return [repair for repair in candidates if repair is not None]
 
 
 # -- the repairs ---------------------------------------------------------------------------------------------
 
 
-def _deflicker(act: Act, flicker_percent: float | None = None) -> Repair | None:
-    """Turn deflicker on (DEFLICKER_FIRST, or more for a flicker of `flicker_percent` that would otherwise
-    stay above half the warn threshold: deflicker s leaves (1 − s) of it), or up by DEFLICKER_STEP."""
+def _deflicker(finding: Finding, project: Project, act: Act, frames: Frames) -> Repair | None:
+    """Deflicker at the first amount (`deflicker_amounts`) that, tried on the act's draft frames around the
+    finding, leaves its flicker under the threshold; None when none does."""
     current = act.grade.deflicker
-    if current >= 1.0:
+    amounts = deflicker_amounts(current, finding.value)
+    if not amounts:
         return None
+    drafts = frames(act.id)
+    measured = _finding_frames(finding, project, act, len(drafts))
+    for amount in amounts:
+        # The draft already has `current`: a further s leaves (1 − current)(1 − s) as `amount` would.
+        further = 1.0 - (1.0 - amount) / (1.0 - current)
+        predicted = predicted_flicker(drafts, min(1.0, further), project.settings.fps, measured)
+        if predicted is not None and predicted < finding.threshold:
+            grade = act.grade.model_copy(update={"deflicker": amount})
+            return Repair(
+                label=f"Deflicker act {act.name!r}",
+                description=f"Sets the act's deflicker to {amount:g} (was {current:g}): evens out its "
+                "frame-to-frame brightness, keeping slow changes. Tried on the current draft it leaves "
+                f"±{predicted:.1f} % of the ±{finding.value:.1f} % flicker",
+                command=SetActField(act.id, "grade", grade, label="Deflicker"),
+            )
+    return None
+
+
+def deflicker_amounts(current: float, flicker_percent: float) -> list[float]:
+    """The deflicker amounts to try for a flicker of `flicker_percent` on an act at `current`, in order:
+    DEFLICKER_FIRST, or more for a flicker that 0.8 would leave above half the warn threshold (deflicker s
+    leaves about 1 − s of it), or `current` + DEFLICKER_STEP when it is on; then up by DEFLICKER_TRY_STEP
+    to 1. Empty at 1 already."""
+    if current >= 1.0:
+        return []
     if current > 0.0:
-        amount = round(min(1.0, current + DEFLICKER_STEP), 2)
+        first = round(min(1.0, current + DEFLICKER_STEP), 2)
     else:
-        needed = 1.0 - 0.5 * flicker.WARN_PERCENT / flicker_percent if flicker_percent else 0.0
-        amount = min(1.0, max(DEFLICKER_FIRST, math.ceil(round(needed * 20.0, 6)) / 20.0))  # in 0.05 steps
-    grade = act.grade.model_copy(update={"deflicker": amount})
-    return Repair(
-        label=f"Deflicker act {act.name!r}",
-        description=f"Sets the act's deflicker to {amount:g} (was {current:g}): evens out its frame-to-frame "
-        "brightness, keeping slow changes",
-        command=SetActField(act.id, "grade", grade, label="Deflicker"),
-    )
+        needed = 1.0 - 0.5 * flicker.WARN_PERCENT / flicker_percent if flicker_percent > 0 else 0.0
+        first = min(1.0, max(DEFLICKER_FIRST, math.ceil(round(needed * 20.0, 6)) / 20.0))  # in 0.05 steps
+    amounts = [first]
+    while amounts[-1] < 1.0:
+        amounts.append(round(min(1.0, amounts[-1] + DEFLICKER_TRY_STEP), 2))
+    return amounts
+
+
+def predicted_flicker(
+    frames: Sequence[np.ndarray], strength: float, fps: Fraction, measured: range
+) -> float | None:
+    """The flicker check's measure (percent, at any level) of frames `measured` of `frames` (an act's body
+    frames in order, RGB uint8) after deflicker `strength` on them; None when too few pairs are usable.
+
+    The frames are taken at the check's analysis width; the deflicker sees the act's other frames around
+    the measured ones, and repeats the ends as a clip without handles does (so near the ends of an act it
+    predicts a little more flicker than a render, which has handles, leaves)."""
+    source = _AnalysisFrames(frames)
+    clip = DeflickeredClip(source, strength) if strength > 0.0 else source
+    picked = [clip.frame(index) for index in measured]
+    qc = QCInput(frames=picked, fps=fps, spans=[ActSpan(0, len(picked))])
+    result = flicker.check(qc, flow_stats.compute(qc))
+    return result.measures.get(flicker.subject(flow_stats.span_key(qc.spans[0], 1)))
+
+
+class _AnalysisFrames:
+    """Frames as a clip at FIT_WIDTH px wide (the checks' analysis width), clamped at the ends."""
+
+    def __init__(self, frames: Sequence[np.ndarray]) -> None:
+        self._frames = frames
+        self.length = len(frames)
+
+    def frame(self, index: int) -> np.ndarray:
+        frame = self._frames[min(max(index, 0), self.length - 1)]
+        height, width = frame.shape[:2]
+        if width <= FIT_WIDTH:
+            return frame
+        size = (FIT_WIDTH, max(2, round(height * FIT_WIDTH / width)))
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def _finding_frames(finding: Finding, project: Project, act: Act, length: int) -> range:
+    """The act's body frames a finding covers, widened by a flicker window each side (the check's windows
+    around them), within 0 … `length`."""
+    fps = project.settings.fps
+    start = project.act_starts()[project.index_of(act.id)]
+    margin = flicker.window_pairs(fps) + 1
+    first = seconds_to_frames(finding.start, fps) - start - margin
+    last = seconds_to_frames(finding.end, fps) - start + margin
+    return range(max(0, first), min(length, max(last, first + 1)))
 
 
 def _reroll(act: Act) -> Repair | None:
@@ -173,18 +256,6 @@ def _more_motion(act: Act) -> Repair | None:
     )
 
 
-def _crossfade(outgoing: Act, incoming: Act) -> Repair | None:
-    current = outgoing.transition
-    if current.kind == TransitionKind.crossfade and current.frames >= CROSSFADE_FRAMES:
-        return None
-    spec = current.model_copy(update={"kind": TransitionKind.crossfade, "frames": CROSSFADE_FRAMES})
-    return Repair(
-        label=f"Crossfade {outgoing.name!r} into {incoming.name!r}",
-        description=f"Replaces the cut with a {CROSSFADE_FRAMES}-frame crossfade centred on it",
-        command=SetActField(outgoing.id, "transition", spec, label="Insert crossfade"),
-    )
-
-
 def _move_cut(finding: Finding, project: Project, act: Act) -> Repair | None:
     """Roll the cut into `act` onto the nearest beat strictly inside its two acts: the project's beat grid,
     else the beat the finding measured against."""
@@ -210,19 +281,15 @@ def _move_cut(finding: Finding, project: Project, act: Act) -> Repair | None:
     )
 
 
-def _lighting_repairs(finding: Finding, project: Project, act: Act, frames: Frames) -> list[Repair | None]:
-    previous = _cut_before(finding, project, act)
-    if previous is not None:
-        return [
-            _colour_match(act, previous, frames, at_cut=True),
-            _crossfade(previous, act),
-        ]
+def _lighting_repair(finding: Finding, project: Project, act: Act, frames: Frames) -> Repair | None:
+    """Colour-match the act toward the act before the cut, or toward the act sharing its template that the
+    finding compared it with."""
     index = project.index_of(act.id)
-    template = act.template.id if act.template else None
-    same_look = [other for other in project.acts[:index] if other.template and other.template.id == template]
-    if not same_look:
-        return []
-    return [_colour_match(act, same_look[0], frames, at_cut=False)]
+    if finding.subject == lighting.cut_subject(act.id):
+        return _colour_match(act, project.acts[index - 1], frames, at_cut=True) if index > 0 else None
+    earlier = project.acts[:index]
+    reference = next((e for e in earlier if finding.subject == lighting.look_subject(act.id, e.id)), None)
+    return None if reference is None else _colour_match(act, reference, frames, at_cut=False)
 
 
 def _colour_match(act: Act, reference: Act, frames: Frames, at_cut: bool) -> Repair | None:
@@ -250,24 +317,6 @@ def _colour_match(act: Act, reference: Act, frames: Frames, at_cut: bool) -> Rep
 def _middle(frames: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
     first = max(0, (len(frames) - MATCHED_FRAMES) // 2)
     return frames[first : first + MATCHED_FRAMES]
-
-
-def _cut_before(finding: Finding, project: Project, act: Act) -> Act | None:
-    """The act before `act` when `finding` is about the cut into `act`, else None.
-
-    A lighting step at a cut spans the cut (its window starts before it); a shared-template finding covers
-    the act itself, from its start. An off-beat cut begins or ends on the cut (the other end is the beat); a
-    burst of motion lies at least a frame inside its act."""
-    index = project.index_of(act.id)
-    if index == 0:
-        return None
-    fps = project.settings.fps
-    cut_s = float(project.act_starts()[index] / fps)
-    if finding.kind == CheckKind.lighting_jump:
-        about_cut = finding.start < cut_s - 0.5 / float(fps)
-    else:
-        about_cut = _same_time(finding.start, cut_s, fps) or _same_time(finding.end, cut_s, fps)
-    return project.acts[index - 1] if about_cut else None
 
 
 def _same_time(a: float, b: float, fps: Fraction) -> bool:

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.engine.qc.flow_stats import FlowStats, pair_spans, span_key, span_title, windowed_runs
-from app.engine.qc.types import ActSpan, CheckKind, CheckResult, Finding, QCInput, Severity
+from app.engine.qc.flow_stats import FlowStats, pair_spans, span_key, span_title, windowed_runs, worst_window
+from app.engine.qc.types import ActSpan, CheckKind, CheckResult, Finding, QCInput, Severity, subject_key
 
 WINDOW_S = 0.5
 WARN = 0.22
@@ -55,7 +55,8 @@ def check(qc: QCInput, stats: FlowStats) -> CheckResult:
     """Texture-artifact findings and metrics of `qc` (module doc), from its `flow_stats.compute` statistics.
 
     Metrics: {"texture": {act id or "shot N": {"instability": the act's median, "worst": its largest
-    window value (0 when none)}}} for spans with a measured textured pair.
+    window value (0 when none)}}} for spans with a measured textured pair. Measures: each span's largest
+    window value, below WARN too.
     """
     result = CheckResult()
     values = instability(stats)
@@ -63,6 +64,9 @@ def check(qc: QCInput, stats: FlowStats) -> CheckResult:
     per_act: dict[str, dict[str, float]] = {}
     for number, span, pairs in pair_spans(qc):
         span_values = values[pairs]
+        window_value = worst_window(span_values, window)
+        if window_value is not None:
+            result.measures[subject(span_key(span, number))] = window_value
         worst = 0.0
         for first, last, value in windowed_runs(span_values, window, WARN):
             worst = max(worst, value)
@@ -75,6 +79,11 @@ def check(qc: QCInput, stats: FlowStats) -> CheckResult:
             }
     result.metrics["texture"] = per_act
     return result
+
+
+def subject(span_key: str) -> str:
+    """The measure key of a span's texture instability (an act id or "shot N")."""
+    return subject_key(CheckKind.texture_artifacts, span_key)
 
 
 def _finding(qc: QCInput, span: ActSpan, number: int, first: int, last: int, value: float) -> Finding:
@@ -93,4 +102,5 @@ def _finding(qc: QCInput, span: ActSpan, number: int, first: int, last: int, val
             f"by {100.0 * value:.0f} % of itself from frame to frame without following the motion "
             f"(warn at {100.0 * WARN:.0f} %, fail at {100.0 * FAIL:.0f} %)"
         ),
+        subject=subject(span_key(span, number)),
     )

@@ -5,6 +5,11 @@ known the acts, beats, onsets and reference images — and returns `Finding`s (s
 where and how bad) and per-act or per-film `metrics`. Checks never raise for odd content (a black film, one
 frame, no cuts): they return no findings. `severity` is "warn" past `threshold` and "fail" past the check's
 stricter fail threshold; every module documents both and how the value is computed.
+
+Measures. Besides its findings a check records, in `measures`, the value of everything it judged (an act's
+flicker, a cut's lighting step…) at any level, keyed by a subject string (`subject_key`); a finding's
+`subject` names its own. Measured again after a repair, the same subject says what the repair achieved
+(app.engine.qc.outcome), also when it fell below the threshold and the finding is gone.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ class Finding:
     value: float  # the measured value, in the check's own unit (documented in its module)
     threshold: float  # the warn threshold it was compared with
     message: str  # one line a user understands ("Flicker in act 'Dawn' at 3.2–4.0 s: …")
+    # The key of what was measured in the check's `measures` ("" when nothing can measure it again); not
+    # part of the JSON report.
+    subject: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,3 +100,10 @@ class QCInput:
 class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    measures: dict[str, float] = field(default_factory=dict)  # subject key -> value, at any level
+
+
+def subject_key(kind: CheckKind, *parts: str) -> str:
+    """The key of a measured subject: the check's kind and what it judged, e.g. ("flicker", act id) or
+    (lighting_jump, "cut", act id of the incoming act)."""
+    return "/".join([str(kind), *parts])
