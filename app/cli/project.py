@@ -108,6 +108,7 @@ def cmd_beats(args: argparse.Namespace) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     from app.engine.audio.beats import analyze_beats
     from app.engine.builder import act_sources, apply_pacing, build_project
+    from app.engine.image_check import check_image
     from app.engine.templates.library import TemplateLibrary, embed_template
     from app.model.pacing import parse_pacing
     from app.model.project_file import SUFFIX, save_project
@@ -121,7 +122,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     if not path.parent.is_dir():
         raise UsageError(f"{path.parent}: folder does not exist")
     sources = act_sources(args.image, args.prompt)
-    # The template is looked up and the pacing checked before the slow analysis, so bad input fails fast.
+    # The images, the template and the pacing are checked before the slow analysis, so bad input fails fast.
+    for image in args.image:
+        check_image(image)
     entry = TemplateLibrary().get(args.template) if args.template else None
     pacing = args.pacing or (entry.template.pacing.preset if entry is not None else None)
     if pacing:

@@ -5,7 +5,6 @@ Every function returns (H, W, 3) uint8 RGB, C-contiguous. Sizes are in pixels.
 
 from __future__ import annotations
 
-import struct
 import textwrap
 import unicodedata
 from pathlib import Path
@@ -13,16 +12,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.engine.image_check import MAX_IMAGE_SIDE, image_problem
 from app.errors import InputError, MediaError
 from app.model.act import FitMode
 
-#: Larger images are refused: decoding one would take gigabytes and no frame size needs it.
-MAX_IMAGE_SIDE = 16384
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8"
-# JPEG start-of-frame markers carry the image size; C4, C8 and CC share the range but are other tables.
-_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 # The contain-fit backdrop: blurred at a small size (the blur hides the resolution), then darkened so the
 # real picture stands out in front of it.
@@ -35,29 +29,6 @@ _SLATE_LABELS = ("PLACEHOLDER - no image model", "PLACEHOLDER")
 _PUT_TEXT_DRAWS_UNICODE = int(cv2.__version__.split(".")[0]) >= 5
 _SLATE_FONT = cv2.FONT_HERSHEY_SIMPLEX
 _SLATE_MIN_FONT_SCALE = 0.28  # about 6 px capitals: anything smaller is not legible, so it is skipped
-
-
-def declared_image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG or JPEG header, read before decoding; None for other formats."""
-    if data.startswith(_PNG_SIGNATURE) and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    if not data.startswith(_JPEG_SIGNATURE):
-        return None
-    position = 2
-    while position + 9 <= len(data):
-        if data[position] != 0xFF:
-            return None
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            position += 1
-            continue
-        (segment_length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        if marker in _JPEG_SOF_MARKERS:
-            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
-            return width, height
-        position += 2 + segment_length
-    return None
 
 
 def _to_rgb8(decoded: np.ndarray, path: Path) -> np.ndarray:
@@ -88,7 +59,8 @@ def load_image(path: Path) -> np.ndarray:
 
     Grey and 16-bit images are converted, alpha is composited over black, and JPEGs are turned upright
     according to their EXIF orientation. Raises MediaError naming `path` when the file is missing,
-    unreadable, not a decodable image, or larger than MAX_IMAGE_SIDE pixels on a side.
+    unreadable, not an image (saying what it is instead), cut short, not decodable, or larger than
+    MAX_IMAGE_SIDE pixels on a side (app.engine.image_check's words).
     """
     try:
         data = path.read_bytes()
@@ -98,11 +70,9 @@ def load_image(path: Path) -> np.ndarray:
         raise MediaError(f"{path}: is a folder, expected an image file") from None
     except OSError as error:
         raise MediaError(f"{path}: cannot read image ({error.strerror or error})") from None
-    if not data:
-        raise MediaError(f"{path}: empty file, expected an image")
-    declared = declared_image_size(data)
-    if declared is not None and max(declared) > MAX_IMAGE_SIDE:
-        raise MediaError(f"{path}: image is {declared[0]}x{declared[1]}, at most {MAX_IMAGE_SIDE} px a side")
+    problem = image_problem(data)
+    if problem is not None:
+        raise MediaError(f"{path}: {problem}")
     # JPEGs have neither alpha nor 16-bit samples, and a colour decode applies their EXIF orientation
     # (phone photos depend on it); other formats keep everything so alpha and depth are handled below.
     is_jpeg = data.startswith(_JPEG_SIGNATURE)
@@ -112,10 +82,10 @@ def load_image(path: Path) -> np.ndarray:
     except cv2.error:
         decoded = None
     if decoded is None or decoded.size == 0:
-        raise MediaError(f"{path}: not an image or damaged (could not decode)")
+        raise MediaError(f"{path}: damaged image (could not decode it)")
     height, width = decoded.shape[:2]
     if max(height, width) > MAX_IMAGE_SIDE:
-        raise MediaError(f"{path}: image is {width}x{height}, at most {MAX_IMAGE_SIDE} px a side")
+        raise MediaError(f"{path}: too large: {width}×{height} (at most {MAX_IMAGE_SIDE} px a side)")
     rgb = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB) if is_jpeg else _to_rgb8(decoded, path)
     return np.ascontiguousarray(rgb)
 

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -33,12 +32,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.backends import backend_names, model_names
+from app.engine.image_check import check_image
 from app.engine.models.catalog import Task
 from app.engine.models.registry import ModelRegistry
+from app.errors import MediaError
 from app.model.act import MAX_SEED, Act, CameraMove, Easing, FitMode, TransitionKind
 from app.model.commands import Changes, SetActField
 from app.model.media import MediaRef
 from app.ui.document import DocumentController
+from app.ui.files import open_file_names
 from app.ui.inspector_fields import (
     MIXED,
     NumberBox,
@@ -397,22 +399,32 @@ class InspectorPanel(QWidget):
 
     @Slot()
     def _on_add_reference_clicked(self) -> None:
-        names, _ = QFileDialog.getOpenFileNames(
+        names, _ = open_file_names(
             self, "Add reference images", str(self._document.project_dir), ReferenceList.file_filter()
         )
         self._add_references([Path(name) for name in names])
 
     @Slot(list)
     def _add_references(self, paths: list[Path]) -> None:
-        """Append images to the references of every shown act (one undo step)."""
+        """Append images to the references of every shown act (one undo step). Files that are not usable
+        images (app.engine.image_check: a few milliseconds each, no decoding) are refused, each with one
+        line saying why; the others are added."""
         if not paths or not self.references.isEnabled():
             return
-        try:
-            added = [MediaRef.for_file(path, self._document.project_dir) for path in paths]
-        except OSError as error:
-            self._document.message.emit(f"{error.filename}: cannot read the image ({error.strerror})")
-            return
-        self._set_field("references", lambda act: [*act.references, *added], "Add references")
+        added: list[MediaRef] = []
+        refused: list[str] = []
+        for path in paths:
+            try:
+                check_image(path)
+                added.append(MediaRef.for_file(path, self._document.project_dir))
+            except MediaError as error:
+                refused.append(str(error))
+            except OSError as error:
+                refused.append(f"{path}: cannot read the image ({error.strerror or error})")
+        if refused:
+            self._document.message.emit(_refusal(refused))
+        if added:
+            self._set_field("references", lambda act: [*act.references, *added], "Add references")
 
     def _edit_references(self, edit: Callable[[list[MediaRef], int], object], select: int = -1) -> None:
         """Apply `edit(references, current_row)` to the shared reference list, then select row `select`."""
@@ -549,6 +561,15 @@ class InspectorPanel(QWidget):
             else:
                 box.setTristate(False)
                 box.setChecked(bool(value))
+
+
+def _refusal(reasons: Sequence[str]) -> str:
+    """One status-bar line for the files refused as references: the reason for the first, and how many
+    more were refused."""
+    more = len(reasons) - 1
+    if more == 0:
+        return reasons[0]
+    return f"{reasons[0]} (and {more} more file{'s' if more > 1 else ''} not added)"
 
 
 def _fill_combo(combo: QComboBox, values: type[StrEnum] | Sequence[str]) -> None:

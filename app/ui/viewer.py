@@ -3,6 +3,10 @@
 The widget only fetches and paints. DraftService.frame() reads a stored proxy frame (a few milliseconds);
 nothing here computes pictures. Fetching is deferred to the next paint so that many playhead moves between
 two paints (fast scrubbing, shuttle at 8x) cost one fetch.
+
+When the act under the playhead failed to render (a reference that is no longer an image, a model error),
+the viewer shows a failure slate naming the act and the reason instead of any picture: the proxy it still
+holds is of the act before the edit that failed, and showing it would say all is well.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
 BACKGROUND = QColor(14, 14, 16)
 SLATE = QColor(32, 32, 36)
 SLATE_TEXT = QColor(150, 150, 160)
+FAILED_SLATE = QColor(58, 22, 26)
+FAILED_TITLE = QColor(255, 120, 120)
 OVERLAY_TEXT = QColor(235, 235, 235)
 OVERLAY_BOX = QColor(0, 0, 0, 150)
 SAFE_AREA_PEN = QColor(255, 255, 255, 110)
@@ -57,7 +63,8 @@ class PreviewViewer(QWidget):
     """Shows the draft frame at `document.playhead`.
 
     When no draft frame exists there it keeps the last frame it showed (the picture does not flash while a
-    re-render is on its way), else the act's thumbnail, else a slate saying the draft is rendering.
+    re-render is on its way), else the act's thumbnail, else a slate saying the draft is rendering. An act
+    whose draft failed shows a failure slate with the reason instead (module doc).
     """
 
     def __init__(
@@ -71,6 +78,7 @@ class PreviewViewer(QWidget):
         # QImage borrows the numpy buffers: each image's array is kept beside it.
         self._frame: tuple[np.ndarray, QImage] | None = None
         self._thumbnail: tuple[np.ndarray, QImage] | None = None
+        self.failure: tuple[str, str] | None = None  # (act name, why) while the act shown failed to render
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paintEvent fills every pixel
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
@@ -78,6 +86,7 @@ class PreviewViewer(QWidget):
         document.changed.connect(self._on_document_changed)
         document.replaced.connect(self._on_document_replaced)
         drafts.frames_changed.connect(self._on_drafts_frames_changed)
+        drafts.act_status_changed.connect(self._on_drafts_act_status_changed)
 
     def sizeHint(self) -> QSize:
         return QSize(640, 360)
@@ -118,9 +127,21 @@ class PreviewViewer(QWidget):
     def _on_drafts_frames_changed(self) -> None:
         self._invalidate()
 
+    @Slot(str)
+    def _on_drafts_act_status_changed(self, act_id: str) -> None:
+        self._invalidate()
+
     def _fetch(self) -> None:
         self._stale = False
         playhead = self._document.playhead
+        project = self._document.project
+        index = project.act_at(playhead)
+        act = None if index is None else project.acts[index]
+        status = None if act is None else self._drafts.status(act.id)
+        if act is not None and status is not None and status.state == "failed":
+            self.failure = (act.name, status.message)
+            return
+        self.failure = None
         frame = self._drafts.frame(playhead)
         if frame is not None:
             self._frame = wrap_rgb(frame)
@@ -128,9 +149,7 @@ class PreviewViewer(QWidget):
             return
         if self._frame is not None:
             return
-        project = self._document.project
-        index = project.act_at(playhead)
-        thumbnail = None if index is None else self._drafts.thumbnail(project.acts[index].id)
+        thumbnail = None if act is None else self._drafts.thumbnail(act.id)
         self._thumbnail = None if thumbnail is None else wrap_rgb(thumbnail)
 
     # -- painting ------------------------------------------------------------------------------------------
@@ -143,7 +162,11 @@ class PreviewViewer(QWidget):
             painter.fillRect(self.rect(), BACKGROUND)
             bounds = QRectF(self.rect())
             shown = self._frame or self._thumbnail
-            if shown is not None:
+            if self.failure is not None:
+                settings = self._document.project.settings
+                picture = fit_rect(QSizeF(settings.width, settings.height), bounds)
+                self._paint_failure(painter, picture, *self.failure)
+            elif shown is not None:
                 image = shown[1]
                 picture = fit_rect(QSizeF(image.size()), bounds)
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -163,6 +186,25 @@ class PreviewViewer(QWidget):
         painter.setPen(SLATE_TEXT)
         text = "Rendering draft…" if self._document.project.acts else "Empty timeline — add an act"
         painter.drawText(picture, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_failure(self, painter: QPainter, picture: QRectF, name: str, why: str) -> None:
+        """The failure slate: a dark red picture area, "Act '<name>' failed to render" and the reason."""
+        painter.fillRect(picture, FAILED_SLATE)
+        text_box = picture.adjusted(4 * _MARGIN, 4 * _MARGIN, -4 * _MARGIN, -4 * _MARGIN)
+        title = f"Act '{name}' failed to render"
+        metrics = painter.fontMetrics()
+        title_box = QRectF(text_box.left(), text_box.center().y() - metrics.height(), text_box.width(), 0)
+        title_box.setHeight(metrics.height())
+        painter.setPen(FAILED_TITLE)
+        painter.drawText(title_box, Qt.AlignmentFlag.AlignCenter, title)
+        reason_box = QRectF(text_box.left(), title_box.bottom() + _MARGIN, text_box.width(), 0)
+        reason_box.setBottom(text_box.bottom())
+        painter.setPen(OVERLAY_TEXT)
+        painter.drawText(
+            reason_box,
+            int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop) | int(Qt.TextFlag.TextWordWrap),
+            why or "no reason given",
+        )
 
     def _paint_caption(self, painter: QPainter) -> None:
         """Timecode and the act's name in the bottom-left corner, on a translucent box."""

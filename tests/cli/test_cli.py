@@ -197,6 +197,37 @@ def test_bad_input_exits_2_with_one_line(
 
 
 @pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("notes.jpg", b"shot list: dawn, noon, dusk\n", "notes.jpg: not an image: text data"),
+        ("page.jpg", b"<!DOCTYPE html><html><body>404</body></html>", "page.jpg: not an image: an HTML page"),
+        ("cut.jpg", (DEMO / "02_chelsea.jpg").read_bytes()[:9000], "cut.jpg: truncated JPEG"),
+    ],
+)
+def test_new_refuses_an_image_that_is_not_one_before_analysing_the_music(
+    name: str,
+    content: bytes,
+    expected: str,
+    media: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = tmp_path / name
+    image.write_bytes(content)
+
+    def no_analysis(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the music was analysed before the images were checked")
+
+    monkeypatch.setattr("app.engine.audio.beats.analyze_beats", no_analysis)
+    project = tmp_path / "a.storybeat"
+    assert run(["new", str(project), "--audio", str(media / "song.wav"), "--image", str(image)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and expected in err and str(image) in err, err
+    assert not project.exists()
+
+
+@pytest.mark.parametrize(
     ("content", "expected"),
     [
         ("{oops", "not valid JSON"),

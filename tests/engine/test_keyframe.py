@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.engine.image_check import check_image
 from app.engine.keyframe import MAX_IMAGE_SIDE, fit_image, load_image, placeholder_slate
 from app.errors import InputError, MediaError
 from app.model.act import FitMode
@@ -39,8 +40,14 @@ def test_demo_photos_load_as_rgb() -> None:
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("picture.png", b"this is not a picture\n", "could not decode"),
+        ("picture.png", b"this is not a picture\n", "not an image: text data"),
+        ("page.jpg", b"<!DOCTYPE html>\n<html></html>", "not an image: an HTML page"),
+        ("sheet.png", b"%PDF-1.7\n", "not an image: a PDF document"),
+        ("clip.jpg", b"\x00\x00\x00\x18ftypisom\x00\x00", "not an image: a video"),
+        ("photo.jpg", b"\x00\x00\x00\x18ftypheic\x00\x00", "HEIC/AVIF photo"),
+        ("noise.png", bytes(range(256)), "not an image: unknown data"),
         ("empty.jpg", b"", "empty file"),
+        ("cut.jpg", (DEMO_PHOTOS[0].read_bytes()[:4000]), "truncated JPEG"),
     ],
 )
 def test_bad_bytes_raise_media_error_naming_the_file(
@@ -123,7 +130,7 @@ def test_absurd_sizes_are_refused(tmp_path: Path) -> None:
     header[16:24] = struct.pack(">II", 40000, 30000)
     huge_png = tmp_path / "huge.png"
     huge_png.write_bytes(bytes(header))
-    with pytest.raises(MediaError, match="40000x30000") as caught:
+    with pytest.raises(MediaError, match="too large: 40000×30000") as caught:
         load_image(huge_png)
     assert str(huge_png) in str(caught.value)
     # Formats without a header check are measured after decoding.
@@ -218,3 +225,46 @@ def test_slate_carries_the_placeholder_label_and_text() -> None:
     assert (middle.min(axis=2) > 200).sum() > 500  # the "(no prompt)" words, drawn in white
     # A blank prompt and an empty one draw the same slate.
     np.testing.assert_array_equal(slate, placeholder_slate("   ", 5, 1280, 720))
+
+
+# --- check_image: what the editor and `storybeat new` refuse before a file becomes a reference ------------
+
+
+def test_check_image_passes_whole_images_of_every_format_and_gives_their_size(tmp_path: Path) -> None:
+    picture = cv2.imread(str(DEMO_PHOTOS[1]))
+    assert picture is not None
+    height, width = picture.shape[:2]
+    for name, params in (
+        ("baseline.jpg", []),
+        ("progressive.jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
+        ("restarts.jpg", [cv2.IMWRITE_JPEG_RST_INTERVAL, 4]),
+        ("lossless.png", []),
+        ("lossy.webp", []),
+        ("plain.bmp", []),
+    ):
+        assert cv2.imwrite(str(tmp_path / name), picture, params)
+        assert check_image(tmp_path / name) == (width, height), name
+    # A phone's motion photo: a whole JPEG with a video after its end-of-image marker.
+    motion = tmp_path / "motion.jpg"
+    motion.write_bytes((tmp_path / "baseline.jpg").read_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(4096))
+    assert check_image(motion) == (width, height)
+
+
+def test_check_image_refuses_cut_short_or_oversized_files_naming_them(tmp_path: Path) -> None:
+    picture = cv2.imread(str(DEMO_PHOTOS[1]))
+    assert picture is not None
+    png = cv2.imencode(".png", picture)[1].tobytes()
+    cut_png = tmp_path / "cut.png"
+    cut_png.write_bytes(png[:-200])
+    with pytest.raises(MediaError) as caught:
+        check_image(cut_png)
+    assert str(caught.value) == f"{cut_png}: truncated PNG (the file ends before the picture does)"
+    huge = bytearray(png)
+    huge[16:24] = struct.pack(">II", 30000, 30000)
+    huge_png = tmp_path / "huge.png"
+    huge_png.write_bytes(bytes(huge))
+    with pytest.raises(MediaError) as caught:
+        check_image(huge_png)
+    assert str(caught.value) == f"{huge_png}: too large: 30000×30000 (at most {MAX_IMAGE_SIDE} px a side)"
+    with pytest.raises(MediaError, match="image file not found"):
+        check_image(tmp_path / "gone.jpg")

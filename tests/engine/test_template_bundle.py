@@ -123,7 +123,7 @@ _CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "invalid field": (
         lambda p: _zip(p, [("noir/template.json", b'{"id": "noir", "name": "N", "realism": 5}')]),
-        "entry 'noir/template.json': field realism: Input should be less than or equal to 1",
+        "entry 'noir/template.json': field realism: must be 1.0 or less, not 5",
     ),
     "bad id": (
         lambda p: _zip(p, [("noir/template.json", b'{"id": "../up", "name": "N"}')]),

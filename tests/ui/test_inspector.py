@@ -214,6 +214,46 @@ def test_dropping_images_adds_media_refs_in_one_step(
     assert act.references == [] and panel.references.count() == 0
 
 
+def test_files_that_are_not_usable_images_are_refused_with_the_reason(
+    tmp_path: Path, document: DocumentController, panel: InspectorPanel
+) -> None:
+    """The user's report: a text file named .jpg became a reference and only failed at render."""
+    (act,) = select(document, 0)
+    lake = make_image(tmp_path / "lake.png", "#3060a0")
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("shot list: dawn, noon, dusk\n")
+    photo = make_image(tmp_path / "fog.jpg", "#c0c0c0").read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(photo[: len(photo) // 2])  # a download cut short
+    messages: list[str] = []
+    document.message.connect(messages.append)
+
+    assert drag_files(panel, [notes])
+    assert act.references == [] and document.history.can_undo is False  # nothing changed
+    assert messages == [f"{notes}: not an image: text data"]
+
+    assert drag_files(panel, [lake, notes, cut])
+    assert act.references == [MediaRef.for_file(lake, tmp_path)]  # the usable one is added
+    assert messages[-1] == f"{notes}: not an image: text data (and 1 more file not added)"
+
+
+def test_the_add_button_refuses_a_truncated_jpeg(
+    tmp_path: Path, document: DocumentController, panel: InspectorPanel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (act,) = select(document, 0)
+    photo = make_image(tmp_path / "fog.jpg", "#c0c0c0").read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(photo[: len(photo) // 2])
+    monkeypatch.setattr("app.ui.inspector.open_file_names", lambda *args: ([str(cut)], ""))
+    messages: list[str] = []
+    document.message.connect(messages.append)
+
+    panel.add_reference.click()
+
+    assert act.references == []
+    assert messages == [f"{cut}: truncated JPEG (the file ends before the picture does)"]
+
+
 def test_reference_buttons_reorder_and_remove(
     tmp_path: Path, document: DocumentController, panel: InspectorPanel
 ) -> None:

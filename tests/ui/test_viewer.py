@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QImage, QPainter
 from pytestqt.qtbot import QtBot
 
+from app.engine.worker import ActState, ActStatus
 from app.model import Project
 from app.model.act import Act
 from app.ui.document import DocumentController
-from app.ui.viewer import BACKGROUND, SLATE, PreviewViewer, wrap_rgb
+from app.ui.viewer import BACKGROUND, FAILED_SLATE, SLATE, PreviewViewer, wrap_rgb
 
 if TYPE_CHECKING:
     from app.engine.worker import DraftService
@@ -25,15 +26,20 @@ GREEN = (30, 200, 30)
 
 
 class FakeDrafts(QObject):
-    """The part of DraftService the viewer uses: frame(), thumbnail() and frames_changed."""
+    """The part of DraftService the viewer uses: frame(), thumbnail(), status() and their signals."""
 
     frames_changed = Signal()
+    act_status_changed = Signal(str)
 
     def __init__(self, frame_for: Callable[[int], np.ndarray | None]) -> None:
         super().__init__()
         self.frame_for = frame_for
         self.thumbnails: dict[str, np.ndarray] = {}
+        self.statuses: dict[str, ActStatus] = {}
         self.requested: list[int] = []
+
+    def status(self, act_id: str) -> ActStatus:
+        return self.statuses.get(act_id, ActStatus(ActState.ready, 1.0))
 
     def frame(self, timeline_frame: int) -> np.ndarray | None:
         self.requested.append(timeline_frame)
@@ -151,6 +157,55 @@ def test_a_replaced_project_does_not_show_the_old_frame(qtbot: QtBot, document: 
     document.replace(Project(acts=[Act(duration_frames=10)]), None)
 
     assert close_to(pixel(viewer.grab().toImage(), 40, 120), SLATE)
+
+
+def test_an_act_that_failed_to_render_shows_a_failure_slate_not_the_previous_frame(
+    qtbot: QtBot, document: DocumentController
+) -> None:
+    """The user's report: a reference replaced on disk by a text file failed at render, and the viewer kept
+    the act's previous picture with no sign of it."""
+    frames: dict[int, np.ndarray] = {0: solid(RED), 30: solid(BLUE)}
+    drafts = FakeDrafts(frames.get)
+    viewer = make_viewer(qtbot, document, drafts)
+    document.set_playhead(30)
+    assert close_to(pixel(viewer.grab().toImage(), 300, 200), BLUE)  # the draft before the file changed
+
+    dusk = document.project.acts[1]
+    why = "/films/sunset.jpg: not an image: text data"
+    drafts.statuses[dusk.id] = ActStatus(ActState.failed, message=why)
+    drafts.act_status_changed.emit(dusk.id)
+    image = viewer.grab().toImage()
+    assert viewer.failure == ("Dusk", why)
+    assert close_to(pixel(image, 40, 120), FAILED_SLATE)  # the picture area, away from the text
+    assert not any(close_to(pixel(image, x, 200), BLUE) for x in range(0, 400, 20))
+    assert close_to(pixel(image, 300, 40), BACKGROUND)
+
+    document.set_playhead(0)  # the other act still shows its frame
+    assert close_to(pixel(viewer.grab().toImage(), 300, 200), RED) and viewer.failure is None
+    document.set_playhead(30)
+    drafts.statuses[dusk.id] = ActStatus(ActState.ready, 1.0)  # the file fixed and the act re-rendered
+    drafts.frames_changed.emit()
+    assert close_to(pixel(viewer.grab().toImage(), 300, 200), BLUE) and viewer.failure is None
+
+
+def test_the_failure_slate_names_the_act_and_the_reason(qtbot: QtBot, document: DocumentController) -> None:
+    drafts = FakeDrafts(lambda frame: solid(RED))
+    drafts.statuses[document.project.acts[0].id] = ActStatus(
+        ActState.failed, message="dawn.jpg: truncated JPEG (the file ends before the picture does)"
+    )
+    viewer = make_viewer(qtbot, document, drafts)
+    texts: list[str] = []
+    original = QPainter.drawText
+
+    def recording(painter: QPainter, *args: object) -> None:
+        texts.extend(arg for arg in args if isinstance(arg, str))
+        original(painter, *args)  # type: ignore[call-overload]
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(QPainter, "drawText", recording)
+        viewer.grab()
+    assert "Act 'Dawn' failed to render" in texts
+    assert "dawn.jpg: truncated JPEG (the file ends before the picture does)" in texts
 
 
 def test_safe_area_overlay_draws_inside_the_picture(qtbot: QtBot, document: DocumentController) -> None:

@@ -27,9 +27,10 @@ import platformdirs
 from pydantic import ValidationError
 
 from app.engine.grade import load_cube_lut
-from app.engine.keyframe import MAX_IMAGE_SIDE, declared_image_size
+from app.engine.image_check import MAX_IMAGE_SIDE, check_image, declared_image_size
 from app.errors import InputError, MediaError
 from app.model.act import Act
+from app.model.errors import plain_message
 from app.model.media import MediaRef, sha256_file
 from app.model.project import Project
 from app.model.template import (
@@ -89,7 +90,7 @@ def field_error(error: ValidationError) -> str:
     """The first problem of a pydantic error as 'field <dotted.location>: <message>' (one line)."""
     first = error.errors()[0]
     location = ".".join(str(part) for part in first["loc"]) or "template.json"
-    message = str(first["msg"]).removeprefix("Value error, ")
+    message = plain_message(first)
     more = error.error_count() - 1
     return f"field {location}: {message}" + (f" (and {more} more)" if more else "")
 
@@ -399,8 +400,17 @@ class TemplateLibrary:
 
 def embed_template(entry: LibraryTemplate, project_dir: Path) -> EmbeddedTemplate:
     """Copy the template's LUT and reference frames to `<project_dir>/template-assets/<id>-v<version>/`
-    (files already there with the same content are left alone) and reference them from the project."""
+    (files already there with the same content are left alone) and reference them from the project.
+
+    The reference frames are checked first (app.engine.image_check: a file of the library replaced or
+    damaged since it was saved): InputError "template '<id>': <file>: <why>", and nothing is copied."""
     template = entry.template
+    for name in template.references:
+        try:
+            check_image(entry.path(name))
+        except MediaError as error:
+            source = str(entry.path(name))
+            raise InputError(f"template {template.id!r}: {str(error).replace(source, name)}") from None
     relative = f"{ASSETS_DIR}/{template.id}-v{template.version}"
     target_dir = project_dir / relative
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData
 
+from app.engine.image_check import check_image
+from app.errors import MediaError
 from app.model import Act, MediaRef, Project
 from app.model.commands import AddAct
 from app.ui.document import DocumentController
@@ -44,7 +46,11 @@ def acts_for_images(
     duration = new_act_frames(project)
     for path in paths:
         try:
+            check_image(path)  # a text file named .jpg is refused here, not at render
             reference = MediaRef.for_file(path, project_dir)
+        except MediaError as error:
+            errors.append(str(error))
+            continue
         except OSError as error:
             errors.append(f"{path}: cannot read the image ({error.strerror or error})")
             continue
