@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.model.act import Act, TransitionSpec
-from app.model.errors import EditError
+from app.model.errors import EditError, plain_message
 from app.model.media import MediaRef
 from app.model.project import AudioClip, Project
 from app.model.timebase import seconds_to_frames
@@ -271,7 +271,7 @@ class SetActField(Command):
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or self.field_name
-            raise EditError(f"act '{act.name}' field '{where}': {first['msg']}") from None
+            raise EditError(f"act '{act.name}' field '{where}': {plain_message(first)}") from None
         timing = self.field_name == "transition"
         return Changes(acts=frozenset({act.id}), timing=timing)
 

@@ -127,6 +127,14 @@ class History:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
+    def is_applied(self, command: Command) -> bool:
+        """Whether `command` (the object executed) is in effect: done or redone, and not undone."""
+        return any(entry is command for entry in self._undo)
+
+    def is_latest(self, command: Command) -> bool:
+        """Whether `command` is the step the next undo reverts."""
+        return bool(self._undo) and self._undo[-1] is command
+
     @property
     def undo_label(self) -> str | None:
         return self._undo[-1].label if self._undo else None

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from app.errors import InputError
+from app.model.errors import validation_problem
 from app.model.migrations import MigrationError, migrate, schema_version_of
 from app.model.project import SCHEMA_VERSION, ConsistencyError, Project
 
@@ -27,10 +28,6 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 class ProjectError(InputError):
     """A project file cannot be read: the message names the file and the field."""
-
-
-def _field_path(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location) or "(top level)"
 
 
 def load_project(path: Path) -> Project:
@@ -70,10 +67,7 @@ def parse_project(text: str, path: Path) -> Project:
     try:
         project = Project.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        others = error.error_count() - 1
-        more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
-        raise ProjectError(f"{path}: field '{_field_path(first['loc'])}': {first['msg']}{more}") from None
+        raise ProjectError(f"{path}: {validation_problem(error)}") from None
     try:
         project.check_consistency()  # e.g. two acts with one id: every later edit would hit the wrong act
     except ConsistencyError as error:

@@ -58,7 +58,8 @@ def run_editor(project: Path | None, screenshot: Path | None = None, at_seconds:
     document = DocumentController()
     cache, cache_problem = _stage_cache(preferences)
     drafts = DraftService(cache)
-    window = MainWindow(document, drafts, settings, recovery, preferences)
+    # A screenshot shows the default layout, whatever the user's last session left.
+    window = MainWindow(document, drafts, settings, recovery, preferences, restore_layout=screenshot is None)
     window.show()
     if screenshot is None:
         window.music.warm_up_in_background()

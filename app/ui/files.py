@@ -1,12 +1,19 @@
-"""File handling for the editor: new, open, save, save as, recent files, autosave, crash recovery, relink."""
+"""File handling for the editor: new, open, save, save as, recent files, autosave, crash recovery, relink.
+
+The unsaved-changes prompt says what the user is doing: "Save changes to film.storybeat before opening
+other.storybeat?", "… before creating a new project?", "… before quitting?" (`confirm_discard`). The file
+dialogs are opened at a size that shows their columns whole (`file_dialog`; `open_file_name` and its
+siblings take and return what QFileDialog's static functions do): Qt's own dialog otherwise opens at about
+630 x 410 px, where the name column is cut and the date column is off the edge.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtCore import QObject, QSettings, QSize, QThread, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressDialog, QTreeView, QWidget
 
 from app.engine.cancel import CancelToken
 from app.errors import Cancelled, InputError
@@ -20,6 +27,90 @@ AUTOSAVE_INTERVAL_MS = 60_000
 AUTOSAVE_EVERY_EDITS = 20
 MAX_RECENT = 10
 _FILTER = f"Storybeat projects (*{SUFFIX})"
+#: What the user is doing, as the unsaved-changes prompt finishes "Save changes to X before …?".
+CREATING = "creating a new project"
+QUITTING = "quitting"
+#: The smallest file dialog: room for the sidebar, a long file name, its size, type and date.
+FILE_DIALOG_MIN = QSize(900, 560)
+#: A file dialog takes this share of its window (at least FILE_DIALOG_MIN, at most the screen).
+FILE_DIALOG_SHARE = 0.75
+#: The name column takes this share of the file list's width (the size, type and date share the rest).
+NAME_COLUMN_SHARE = 0.5
+
+
+def file_dialog(
+    parent: QWidget | None,
+    caption: str,
+    folder: str,
+    name_filter: str,
+    mode: QFileDialog.FileMode = QFileDialog.FileMode.ExistingFile,
+    accept: QFileDialog.AcceptMode = QFileDialog.AcceptMode.AcceptOpen,
+) -> QFileDialog:
+    """A file dialog sized to show its columns whole (module doc), in the detail view."""
+    dialog = QFileDialog(parent, caption, folder, name_filter)
+    dialog.setFileMode(mode)
+    dialog.setAcceptMode(accept)
+    dialog.setViewMode(QFileDialog.ViewMode.Detail)
+    dialog.resize(file_dialog_size(parent))
+    files = dialog.findChild(QTreeView, "treeView")  # Qt's own dialog; a native one sizes itself
+    if files is not None:
+        files.header().resizeSection(0, round(dialog.width() * NAME_COLUMN_SHARE))
+    return dialog
+
+
+def file_dialog_size(parent: QWidget | None) -> QSize:
+    """FILE_DIALOG_SHARE of the parent window, at least FILE_DIALOG_MIN, never larger than the screen."""
+    window = parent.window() if parent is not None else None
+    wanted = (
+        QSize(round(window.width() * FILE_DIALOG_SHARE), round(window.height() * FILE_DIALOG_SHARE))
+        if window is not None
+        else FILE_DIALOG_MIN
+    )
+    size = wanted.expandedTo(FILE_DIALOG_MIN)
+    screen = (window.screen() if window is not None else None) or QApplication.primaryScreen()
+    if screen is not None:
+        size = size.boundedTo(screen.availableGeometry().size())
+    return size
+
+
+def open_file_name(parent: QWidget | None, caption: str, folder: str, name_filter: str) -> tuple[str, str]:
+    """QFileDialog.getOpenFileName from a `file_dialog`: (the file chosen or "", the filter chosen)."""
+    dialog = file_dialog(parent, caption, folder, name_filter)
+    return _chosen(dialog)
+
+
+def open_file_names(
+    parent: QWidget | None, caption: str, folder: str, name_filter: str
+) -> tuple[list[str], str]:
+    """QFileDialog.getOpenFileNames from a `file_dialog`: (the files chosen, the filter chosen)."""
+    dialog = file_dialog(parent, caption, folder, name_filter, QFileDialog.FileMode.ExistingFiles)
+    if not dialog.exec():
+        return [], ""
+    return list(dialog.selectedFiles()), dialog.selectedNameFilter()
+
+
+def save_file_name(parent: QWidget | None, caption: str, start: str, name_filter: str) -> tuple[str, str]:
+    """QFileDialog.getSaveFileName from a `file_dialog` starting at `start` (a folder or a file): (where
+    to save or "", the filter chosen)."""
+    dialog = file_dialog(
+        parent, caption, start, name_filter, QFileDialog.FileMode.AnyFile, QFileDialog.AcceptMode.AcceptSave
+    )
+    if Path(start).suffix:
+        dialog.selectFile(start)
+    return _chosen(dialog)
+
+
+def _chosen(dialog: QFileDialog) -> tuple[str, str]:
+    if not dialog.exec() or not dialog.selectedFiles():
+        return "", ""
+    return dialog.selectedFiles()[0], dialog.selectedNameFilter()
+
+
+def existing_directory(parent: QWidget | None, caption: str, folder: str) -> str:
+    """QFileDialog.getExistingDirectory from a `file_dialog`: the folder chosen, or ""."""
+    dialog = file_dialog(parent, caption, folder, "", QFileDialog.FileMode.Directory)
+    dialog.setOption(QFileDialog.Option.ShowDirsOnly)
+    return _chosen(dialog)[0]
 
 
 class _RelinkThread(QThread):
@@ -79,14 +170,17 @@ class FileController(QObject):
 
     # -- commands ----------------------------------------------------------------------------------------
 
-    def confirm_discard(self) -> bool:
-        """Ask to save unsaved changes; False when the user cancels."""
+    def confirm_discard(self, doing: str | None = None) -> bool:
+        """Ask to save unsaved changes before `doing` (words that finish "Save changes to X before …?":
+        "opening other.storybeat", CREATING, QUITTING); False when the user cancels."""
         if not self.document.history.is_modified:
             return True
+        name = self.document.title.rstrip(" *")
+        question = f"Save changes to {name} before {doing}?" if doing else f"Save changes to {name} first?"
         answer = QMessageBox.question(
             self.window,
             "Unsaved changes",
-            f"Save changes to {self.document.title.rstrip(' *')} before closing it?",
+            question,
             QMessageBox.StandardButton.Save
             | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel,
@@ -99,15 +193,19 @@ class FileController(QObject):
         return False
 
     def new(self) -> None:
-        if self.confirm_discard():
+        if self.confirm_discard(CREATING):
             self.document.replace(Project(), None)
 
     def open_dialog(self) -> None:
-        if not self.confirm_discard():
-            return
-        name, _ = QFileDialog.getOpenFileName(self.window, "Open project", str(self._last_folder()), _FILTER)
+        """Choose a project, then (with unsaved changes) say which one before asking to save."""
+        name, _ = open_file_name(self.window, "Open project", str(self._last_folder()), _FILTER)
         if name:
-            self.open(Path(name))
+            self.open_asking(Path(name))
+
+    def open_asking(self, path: Path) -> bool:
+        """Open `path` after offering to save unsaved changes ("… before opening <name>?"); False when the
+        user cancels or the file cannot be opened."""
+        return self.confirm_discard(f"opening {path.name}") and self.open(path)
 
     def open(self, path: Path) -> bool:
         """Open `path`, reporting a bad file in a dialog (the current project stays open then)."""
@@ -127,7 +225,7 @@ class FileController(QObject):
 
     def save_as(self) -> bool:
         start = str(self.document.path or self._last_folder() / f"Untitled{SUFFIX}")
-        name, _ = QFileDialog.getSaveFileName(self.window, "Save project as", start, _FILTER)
+        name, _ = save_file_name(self.window, "Save project as", start, _FILTER)
         if not name:
             return False
         path = Path(name) if name.endswith(SUFFIX) else Path(name + SUFFIX)
@@ -214,7 +312,7 @@ class FileController(QObject):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        folder = QFileDialog.getExistingDirectory(self.window, "Search for moved media in", str(Path.home()))
+        folder = existing_directory(self.window, "Search for moved media in", str(Path.home()))
         if folder:
             self.relink_from(Path(folder))
 

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -39,6 +38,7 @@ from app.engine.models.manager import ModelRow
 from app.engine.models.pull import StoppedPull
 from app.engine.models.registry import default_name_for
 from app.errors import InputError
+from app.ui.files import existing_directory
 from app.ui.models_service import ModelDownload, ModelRows, ModelsService
 
 _GIB = 1024**3
@@ -606,7 +606,7 @@ class ModelsWindow(QDialog):
             self._warn("Cannot remove", str(error))
 
     def _on_add_folder_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a diffusers model folder", str(Path.home()))
+        folder = existing_directory(self, "Add a diffusers model folder", str(Path.home()))
         if not folder:
             return
         name = self._ask_name("Add model", Path(folder).name)
@@ -623,6 +623,6 @@ class ModelsWindow(QDialog):
             self.status_label.setText(f"Checking {row.path}…")
 
     def _on_scan_folder_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Scan a folder for models", str(Path.home()))
+        folder = existing_directory(self, "Scan a folder for models", str(Path.home()))
         if folder:
             self.add_scan_folder(Path(folder))

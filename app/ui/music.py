@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
+from PySide6.QtWidgets import QInputDialog, QWidget
 
 from app.engine.cache import StageCache
 from app.model import AudioClip, BeatGrid, MediaRef, Project
@@ -18,6 +18,7 @@ from app.model.beat_commands import NudgeBeatGrid, SetTempoFromTaps
 from app.model.conform import ReplaceAudio
 from app.model.pacing import ApplyPacing
 from app.ui.document import DocumentController
+from app.ui.files import open_file_name
 
 AUDIO_FILTER = "Audio (*.wav *.mp3 *.flac *.ogg *.m4a *.aac)"
 CONFORM_MODES = {
@@ -82,9 +83,7 @@ class MusicController(QObject):
         if not self.document.project.audio:
             self.document.message.emit("The project has no music to replace")
             return
-        name, _ = QFileDialog.getOpenFileName(
-            self.window, "Replace music", str(self.document.project_dir), AUDIO_FILTER
-        )
+        name, _ = open_file_name(self.window, "Replace music", str(self.document.project_dir), AUDIO_FILTER)
         if not name:
             return
         mode, ok = QInputDialog.getItem(self.window, "Replace music", "Cuts:", list(CONFORM_MODES), 0, False)

@@ -3,11 +3,14 @@
 At 1x forward with an audio output the audio stream is the master clock: the frame shown is the one under
 the sample being heard, so video frames are dropped rather than drifting from the sound. Otherwise (shuttle
 speeds, reverse, no audio, no device) a monotonic clock is. sounddevice is imported on first play: it loads
-PortAudio, which may be missing or have no output device; the editor then plays muted and says so once.
+PortAudio, which may be missing or have no output device; the editor then plays muted and says so once, in
+the user's words (`muted_notice`: which device, what happened), never in PortAudio's ("Error querying
+device -1"), which goes to the log.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,9 +26,22 @@ if TYPE_CHECKING:
     from app.engine.audio.mix import AudioMixer
     from app.engine.worker import DraftService
 
+_log = logging.getLogger(__name__)
+
 #: Shuttle speeds reached by pressing J or L repeatedly (timeline frames per real-time frame).
 MAX_SHUTTLE_SPEED = 8
-MUTED_NOTICE = "No audio output device — playing muted"
+NO_PORTAUDIO_NOTICE = "No audio playback: the PortAudio sound library is not installed, so playback is muted"
+NO_DEVICE_NOTICE = "No audio output device: playback is muted"
+
+
+def muted_notice(device: str | None, default_device: str | None) -> str:
+    """The status-bar line when the output stream cannot be opened: the device chosen in Preferences
+    (`device`), else the system's default output (`default_device`, None when there is none)."""
+    if device is not None:
+        return f"Audio output '{device}' is not available: playback is muted (choose another in Preferences)"
+    if default_device is not None:
+        return f"Audio output '{default_device}' could not be opened: playback is muted"
+    return NO_DEVICE_NOTICE
 
 
 class Clock(Protocol):
@@ -119,6 +135,17 @@ class AudioOutput:
             count = min(len(out) - done, self._end - sample)
             out[done : done + count] = self.mixer.render(sample, count)
             done += count
+
+
+def _default_output(sounddevice: Any) -> str | None:
+    """The name of the system's default output device, or None when there is none (PortAudio's query
+    fails then)."""
+    try:
+        found = sounddevice.query_devices(kind="output")
+    except Exception:  # PortAudioError, ValueError: no default output
+        return None
+    name = found.get("name") if isinstance(found, dict) else None
+    return str(name) if name else None
 
 
 class PlaybackController(QObject):
@@ -281,7 +308,8 @@ class PlaybackController(QObject):
         try:
             return AudioOutput(sounddevice, mixer, start, end, self._loop, self.output_device)
         except (sounddevice.PortAudioError, OSError, ValueError) as error:  # no device, busy, bad format
-            self._notify_muted(str(error))
+            _log.warning("cannot open the audio output: %s", error)
+            self._notify_muted(muted_notice(self.output_device, _default_output(sounddevice)))
             return None
 
     def _load_sounddevice(self) -> Any:
@@ -289,16 +317,17 @@ class PlaybackController(QObject):
             try:
                 import sounddevice
             except (ImportError, OSError) as error:  # OSError: the PortAudio library is not installed
+                _log.warning("cannot load sounddevice: %s", error)
                 self._sounddevice_missing = True
-                self._notify_muted(str(error))
+                self._notify_muted(NO_PORTAUDIO_NOTICE)
             else:
                 self._sounddevice = sounddevice
         return self._sounddevice
 
-    def _notify_muted(self, detail: str) -> None:
+    def _notify_muted(self, notice: str) -> None:
         if not self._muted_notice_shown:
             self._muted_notice_shown = True
-            self._document.message.emit(f"{MUTED_NOTICE} ({detail})" if detail else MUTED_NOTICE)
+            self._document.message.emit(notice)
 
     def _close_audio(self) -> None:
         if self._audio is not None:
@@ -310,7 +339,8 @@ class PlaybackController(QObject):
         fps = float(self._document.project.settings.fps)
         if self._audio is not None:
             if self._audio.error is not None:
-                self._notify_muted(self._audio.error)
+                error = self._audio.error
+                self._notify_muted(f"The music could not be read ({error}): playback goes on muted")
                 self._run(self._speed, with_audio=False)
                 return
             sample = self._audio.position()

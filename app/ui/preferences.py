@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.cache import DEFAULT_LIMIT_BYTES, default_cache_dir
+from app.ui.files import existing_directory
 
 _GB = 1024**3
 
@@ -139,7 +139,7 @@ class PreferencesDialog(QDialog):
         return row
 
     def _browse(self, field: QLineEdit) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose folder", field.text())
+        folder = existing_directory(self, "Choose folder", field.text())
         if folder:
             field.setText(folder)
 

@@ -20,7 +20,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -49,6 +48,7 @@ from app.model.act import Act
 from app.model.template import EmbeddedTemplate
 from app.model.template_commands import UpdateTemplate, acts_with_older_version
 from app.ui.document import DocumentController
+from app.ui.files import open_file_name, save_file_name
 
 if TYPE_CHECKING:
     import numpy as np
@@ -277,9 +277,7 @@ class LibraryActions(QObject):
     def import_bundle(self) -> LibraryTemplate | None:
         """Install a template bundle (.zip) chosen by the user; one already installed is replaced only when
         the user agrees. A bad bundle is refused with its one-line reason and changes nothing."""
-        name, _ = QFileDialog.getOpenFileName(
-            self._parent, "Import template bundle", str(Path.home()), _BUNDLE_FILTER
-        )
+        name, _ = open_file_name(self._parent, "Import template bundle", str(Path.home()), _BUNDLE_FILTER)
         if not name:
             return None
         path = Path(name)
@@ -310,7 +308,7 @@ class LibraryActions(QObject):
         if entry is None:
             return None
         start = str(Path.home() / f"{entry.template.id}.zip")
-        name, _ = QFileDialog.getSaveFileName(self._parent, "Export template bundle", start, _BUNDLE_FILTER)
+        name, _ = save_file_name(self._parent, "Export template bundle", start, _BUNDLE_FILTER)
         if not name:
             return None
         path = Path(name) if name.lower().endswith(".zip") else Path(f"{name}.zip")

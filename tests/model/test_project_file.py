@@ -117,6 +117,49 @@ def test_bad_files_raise_one_error_naming_file_and_field(tmp_path: Path, text: s
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            # The user's report: "Value error, …" and nothing about the second problem.
+            {"schema_version": 4, "settings": {"fps": "fast"}, "acts": [{"duration_frames": 0}]},
+            "field 'settings.fps': frame rate 'fast' is not a number or fraction like 30000/1001 "
+            "(and 1 more problem)",
+        ),
+        (
+            {"schema_version": 4, "acts": [{"duration_frames": 5, "seed": -3, "name": None}]},
+            "field 'acts.0.name': must be text, not null (and 1 more problem)",
+        ),
+        (
+            {"schema_version": 4, "acts": [{"duration_frames": "long"}, {"duration_frames": 2.5}, {}]},
+            "field 'acts.0.duration_frames': must be a whole number, not 'long' (and 2 more problems)",
+        ),
+        (
+            {"schema_version": 4, "acts": [{"duration_frames": 5, "transition": {"kind": "wipe"}}]},
+            "field 'acts.0.transition.kind': must be one of 'cut', 'crossfade', 'flow_morph' or 'dip', "
+            "not 'wipe'",
+        ),
+        (
+            {"schema_version": 4, "settings": {"width": 641}},
+            "field 'settings.width': must be a multiple of 2, not 641",
+        ),
+        (
+            {"schema_version": 4, "surprise": 1},
+            "field 'surprise': is not a field Storybeat knows (a typo, or a file from another program?)",
+        ),
+        ({"schema_version": 4, "acts": [{}]}, "field 'acts.0.duration_frames': is missing"),
+    ],
+)
+def test_a_bad_field_is_one_plain_line_with_how_many_more_problems(
+    tmp_path: Path, content: dict[str, object], expected: str
+) -> None:
+    path = tmp_path / "bad.storybeat"
+    path.write_text(json.dumps(content), "utf-8")
+    with pytest.raises(ProjectError) as caught:
+        load_project(path)
+    assert str(caught.value) == f"{path}: {expected}"
+
+
 def test_missing_and_binary_files(tmp_path: Path) -> None:
     with pytest.raises(ProjectError, match="no such project file"):
         load_project(tmp_path / "absent.storybeat")

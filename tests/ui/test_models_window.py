@@ -276,7 +276,7 @@ def test_add_folder_validates_on_the_worker_and_shows_a_bad_folder_in_one_line(
     bad = tmp_path / "not-a-model"
     bad.mkdir()
     picked = [str(good), str(bad)]
-    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getExistingDirectory", lambda *args: picked.pop(0))
+    monkeypatch.setattr("app.ui.models_window.existing_directory", lambda *args: picked.pop(0))
     answers.replies.extend(["mine", "broken"])
     with qtbot.waitSignal(service.changed, timeout=PULL_MS):
         window.add_folder_button.click()
@@ -305,7 +305,7 @@ def test_scan_folder_is_remembered_and_a_found_model_registers(
 ) -> None:
     downloads = tmp_path / "downloads"
     write_fake_model(downloads / "Fancy_SD")
-    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getExistingDirectory", lambda *args: str(downloads))
+    monkeypatch.setattr("app.ui.models_window.existing_directory", lambda *args: str(downloads))
     window.scan_folder_button.click()
     qtbot.waitUntil(lambda: window.row_names(window.found_table) == ["Fancy_SD"], timeout=WAIT_MS)
     assert settings.value(SCAN_FOLDERS_KEY) in ([str(downloads)], str(downloads))

@@ -277,7 +277,9 @@ def test_muted_with_one_notice_when_portaudio_is_missing(
         wait_for_playhead(qtbot, document, 24)  # the timer clock runs instead
     finally:
         playback.shutdown()
-    assert len(messages) == 1 and "playing muted" in messages[0]
+    assert messages == [
+        "No audio playback: the PortAudio sound library is not installed, so playback is muted"
+    ]
 
 
 def test_muted_with_one_notice_when_there_is_no_output_device(
@@ -296,7 +298,36 @@ def test_muted_with_one_notice_when_there_is_no_output_device(
             playback.pause()
     finally:
         playback.shutdown()
-    assert messages == ["No audio output device — playing muted (Error querying device -1)"]
+    assert messages == ["No audio output device: playback is muted"]  # not PortAudio's words
+
+
+def test_the_muted_notice_names_the_output_device_that_failed(
+    document: DocumentController, clock: FakeClock, fake_sounddevice: type[FakeStream]
+) -> None:
+    def busy(*args: Any, **kwargs: Any) -> None:
+        raise FakePortAudioError("Error opening OutputStream: Device unavailable [PaErrorCode -9985]")
+
+    module = sys.modules["sounddevice"]
+    module.OutputStream = busy  # type: ignore[attr-defined]
+    default = {"name": "HDA Intel PCH: ALC892 Analog", "max_output_channels": 2}
+    module.query_devices = lambda kind=None: default  # type: ignore[attr-defined]
+    for device, expected in (
+        (None, "Audio output 'HDA Intel PCH: ALC892 Analog' could not be opened: playback is muted"),
+        (
+            "USB Headset",
+            "Audio output 'USB Headset' is not available: playback is muted (choose another in Preferences)",
+        ),
+    ):
+        messages: list[str] = []
+        document.message.connect(messages.append)
+        playback = make_playback(document, clock, RampMixer())
+        playback.output_device = device
+        try:
+            playback.play()
+        finally:
+            playback.shutdown()
+            document.message.disconnect(messages.append)
+        assert messages == [expected]
 
 
 def test_the_audio_stream_is_the_clock_at_1x(
@@ -400,7 +431,7 @@ def test_an_audio_read_failure_goes_muted_and_keeps_playing(
         wait_for_playhead(qtbot, document, 24)
     finally:
         playback.shutdown()
-    assert len(messages) == 1 and "pcm file vanished" in messages[0]
+    assert messages == ["The music could not be read (pcm file vanished): playback goes on muted"]
 
 
 def test_transport_bar_buttons_drive_playback(

@@ -233,6 +233,24 @@ def test_applying_to_two_selected_acts_is_one_undo_step_and_embeds_the_template(
     assert document.project.templates == [] and not document.history.can_undo
 
 
+def test_a_reference_frame_damaged_since_the_library_was_read_is_refused_when_applying(
+    window: MainWindow, library: TemplateLibrary, messages: list[str], project_path: Path
+) -> None:
+    stills = Template(id="stills", name="Stills", references=("frame.png",))
+    _write_template(library.user_dir, stills, colour=(90, 120, 160))
+    frame = library.user_dir / "stills" / "frame.png"
+    assert cv2.imwrite(str(frame), np.full((18, 32, 3), 128, np.uint8))
+    browser, document = _browser(window), window.document
+    browser.reload()
+    frame.write_text("<!DOCTYPE html><html><body>Not found</body></html>")  # replaced by a download error
+
+    assert not browser.apply_template("stills", ["a"])
+
+    assert messages[-1] == "template 'stills': frame.png: not an image: an HTML page"
+    assert document.project.act("a").template is None and not document.history.can_undo
+    assert not (project_path.parent / "template-assets").exists()  # nothing copied
+
+
 def test_recutting_to_the_templates_pacing_is_grouped_with_the_apply(window: MainWindow) -> None:
     browser, document = _browser(window), window.document
     document.set_selection(["b"])
@@ -432,7 +450,7 @@ def test_a_bad_bundle_is_refused_with_its_reason_and_changes_nothing(
     # The user library, and beside it where import stages its folders (the draft cache there keeps changing).
     user_files = sorted(library.user_dir.rglob("*"))
     beside = sorted(library.user_dir.parent.iterdir())
-    monkeypatch.setattr("app.ui.template_dialogs.QFileDialog.getOpenFileName", lambda *args: (str(bad), ""))
+    monkeypatch.setattr("app.ui.template_dialogs.open_file_name", lambda *args: (str(bad), ""))
     assert browser.manage.import_bundle() is None
     assert len(warnings) == 1 and "'..'" in warnings[0] and str(bad) in warnings[0]
     assert sorted(library.user_dir.rglob("*")) == user_files
@@ -447,9 +465,7 @@ def test_export_then_import_a_bundle_replaces_after_asking(
     browser = _browser(window)
     browser.select_template("noir")
     target = tmp_path / "noir-look"
-    monkeypatch.setattr(
-        "app.ui.template_dialogs.QFileDialog.getSaveFileName", lambda *args: (str(target), "")
-    )
+    monkeypatch.setattr("app.ui.template_dialogs.save_file_name", lambda *args: (str(target), ""))
     assert browser.manage.export_bundle() == tmp_path / "noir-look.zip"
 
     asked: list[str] = []
@@ -460,7 +476,7 @@ def test_export_then_import_a_bundle_replaces_after_asking(
 
     monkeypatch.setattr(QMessageBox, "question", answer)
     monkeypatch.setattr(
-        "app.ui.template_dialogs.QFileDialog.getOpenFileName",
+        "app.ui.template_dialogs.open_file_name",
         lambda *args: (str(tmp_path / "noir-look.zip"), ""),
     )
     imported = browser.manage.import_bundle()
