@@ -105,6 +105,16 @@ class DraftLayout:
 
 
 @dataclass(frozen=True)
+class ActThumbnail:
+    """A small picture of an act's draft and the content key of that draft (`ActPipeline.act_key`: everything
+    the act's pictures depend on). Thumbnails with the same key show the same picture, so a view may keep
+    its own copy for as long as the key stays."""
+
+    key: str
+    image: np.ndarray  # RGB uint8, THUMBNAIL_WIDTH wide
+
+
+@dataclass(frozen=True)
 class _TransitionProxy:
     spec: TransitionSpec
     length: int  # frames in the window it was rendered for
@@ -118,7 +128,7 @@ class DraftPreview:
         self._lock = threading.Lock()
         self._layout = DraftLayout()
         self._acts: dict[str, StoredClip] = {}
-        self._thumbnails: dict[str, np.ndarray] = {}
+        self._thumbnails: dict[str, ActThumbnail] = {}
         self._transitions: dict[tuple[str, str], _TransitionProxy] = {}
 
     def set_layout(self, layout: DraftLayout) -> None:
@@ -131,11 +141,12 @@ class DraftPreview:
             self._thumbnails = {act_id: t for act_id, t in self._thumbnails.items() if act_id in ids}
             self._transitions = {pair: t for pair, t in self._transitions.items() if pair in pairs}
 
-    def publish_act(self, act_id: str, clip: StoredClip, thumbnail: np.ndarray) -> None:
-        """Show `clip` for the act from now on (it replaces the act's previous proxy)."""
+    def publish_act(self, act_id: str, clip: StoredClip, thumbnail: np.ndarray, key: str) -> None:
+        """Show `clip` for the act from now on (it replaces the act's previous proxy); `key` is the draft's
+        content key, which its thumbnail carries."""
         with self._lock:
             self._acts[act_id] = clip
-            self._thumbnails[act_id] = thumbnail
+            self._thumbnails[act_id] = ActThumbnail(key, thumbnail)
 
     def publish_transition(
         self, out_id: str, in_id: str, spec: TransitionSpec, length: int, clip: StoredClip
@@ -184,6 +195,11 @@ class DraftPreview:
 
     def thumbnail(self, act_id: str) -> np.ndarray | None:
         """Small RGB picture (THUMBNAIL_WIDTH wide) of the act's latest proxy, or None."""
+        found = self.act_thumbnail(act_id)
+        return None if found is None else found.image
+
+    def act_thumbnail(self, act_id: str) -> ActThumbnail | None:
+        """The act's latest thumbnail with the key of the draft it shows, or None (any thread)."""
         with self._lock:
             return self._thumbnails.get(act_id)
 

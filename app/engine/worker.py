@@ -31,6 +31,7 @@ from app.engine.cancel import CancelToken, ProgressFn
 from app.engine.clip import StoredClip
 from app.engine.pipeline import DRAFT_HANDLE_FRAMES, ActPipeline, RenderTarget
 from app.engine.preview import (
+    ActThumbnail,
     DraftLayout,
     DraftPreview,
     frozen_copy,
@@ -541,7 +542,7 @@ class _DraftEngine:
         self._take_pending()
         if clip is not None and self._keys.get(act.id) == job.key:
             self._ready[act.id] = (job.key, clip)
-            self._preview.publish_act(act.id, clip, thumbnail)
+            self._preview.publish_act(act.id, clip, thumbnail, job.key)
             self._signals.frames.emit()
         if act.id in self._keys:
             self._set_status(act.id, self._settled_status(act.id))
@@ -834,6 +835,11 @@ class DraftService(QObject):
     def thumbnail(self, act_id: str) -> np.ndarray | None:
         """Small RGB picture of the act's latest draft (96 pixels wide), or None."""
         return self._preview.thumbnail(act_id)
+
+    def act_thumbnail(self, act_id: str) -> ActThumbnail | None:
+        """The act's latest thumbnail and the content key of the draft it shows (a draft of an earlier state
+        of the act until `status(act_id)` is ready), or None yet."""
+        return self._preview.act_thumbnail(act_id)
 
     def mixer(self) -> AudioMixer | None:
         return self._engine.audio()[0]

@@ -7,16 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
 from app.engine.templates import TemplateLibrary
 from app.engine.worker import DraftService
 from app.model.commands import Changes, SnapCutsToBeats
 from app.model.recovery import RecoveryStore
 from app.ui.document import DocumentController
-from app.ui.files import FileController
+from app.ui.files import QUITTING, FileController, existing_directory, save_file_name
 from app.ui.inspector import InspectorPanel
 from app.ui.models_service import ModelsService, registry_for
 from app.ui.music import MusicController
@@ -33,6 +33,19 @@ from app.ui.viewer import PreviewViewer
 if TYPE_CHECKING:
     from app.ui.models_window import ModelsWindow
     from app.ui.welcome import WelcomeDialog
+
+#: The smallest window at which every control keeps the room it asks for (the layout may ask for more).
+MIN_WINDOW_SIZE = QSize(1024, 640)
+#: Docks are never narrower than this (pixels): the inspector's fields and the four dock tabs fit.
+DOCK_MIN_WIDTH = 360
+#: The docks' width on a first start (pixels).
+DOCK_WIDTH = 380
+#: QSettings keys of the window layout: geometry, docks (QMainWindow.saveState), the dock tab on screen.
+_GEOMETRY_KEY = "window/geometry"
+_STATE_KEY = "window/state"
+_DOCK_TAB_KEY = "window/dock_tab"
+#: Bump when the docks change, so that an older saved dock layout is ignored rather than half applied.
+_STATE_VERSION = 1
 
 #: Snap tolerance of the "Snap Cuts to Beats" command, in frames.
 SNAP_ALL_TOLERANCE_FRAMES = 6
@@ -55,9 +68,12 @@ class MainWindow(QMainWindow):
         preferences: Preferences,
         library: TemplateLibrary | None = None,
         models: ModelsService | None = None,
+        *,
+        restore_layout: bool = True,
     ) -> None:
         """`library`: the template library to browse (default: the built-ins and the user's own);
-        `models`: the model registry and downloads (default: the user's registry)."""
+        `models`: the model registry and downloads (default: the user's registry); `restore_layout`: take
+        the window's size, docks and dock tab from `settings` (as the last window closed left them)."""
         super().__init__()
         self.document = document
         self.drafts = drafts
@@ -97,7 +113,9 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.setCentralWidget(splitter)
-        inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inspector_dock = inspector_dock = self._dock(
+            "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.takes_dock = self._dock("Takes", self.takes, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(inspector_dock, self.takes_dock)
         self.templates_dock = self._dock("Templates", self.templates, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -107,9 +125,17 @@ class MainWindow(QMainWindow):
         inspector_dock.raise_()
         queue_dock = self._dock("Render queue", self.render_queue, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([inspector_dock, queue_dock], [720, 140], Qt.Orientation.Vertical)
-        self.resizeDocks([inspector_dock], [380], Qt.Orientation.Horizontal)
+        self.resizeDocks([inspector_dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+        self._tab_docks = (inspector_dock, self.takes_dock, self.templates_dock, self.qc_dock)
 
         self._build_menus()
+        self.setMinimumSize(MIN_WINDOW_SIZE.expandedTo(self.minimumSizeHint()))
+        if restore_layout:
+            self._restore_layout()
+        for dock in self._tab_docks:
+            dock.visibilityChanged.connect(
+                lambda visible, shown=dock: self._on_dock_tab_visibility_changed(shown, visible)
+            )
         document.changed.connect(self._on_document_changed)
         document.replaced.connect(self._on_document_replaced)
         document.file_state_changed.connect(self._update_title)
@@ -119,10 +145,37 @@ class MainWindow(QMainWindow):
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
-        dock.setObjectName(title)
+        dock.setObjectName(title)  # names the dock in saveState
         dock.setWidget(widget)
+        dock.setMinimumWidth(DOCK_MIN_WIDTH)
         self.addDockWidget(area, dock)
         return dock
+
+    # -- layout ------------------------------------------------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        """The window's size and place, the docks and the dock tab as the last window closed left them
+        (what cannot be read is left at its default)."""
+        geometry = self.settings.value(_GEOMETRY_KEY)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = self.settings.value(_STATE_KEY)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state, _STATE_VERSION)
+        tab = self.settings.value(_DOCK_TAB_KEY)
+        chosen = next((dock for dock in self._tab_docks if dock.objectName() == tab), None)
+        if chosen is not None and not chosen.isHidden():
+            chosen.raise_()
+
+    def _save_layout(self) -> None:
+        self.settings.setValue(_GEOMETRY_KEY, self.saveGeometry())
+        self.settings.setValue(_STATE_KEY, self.saveState(_STATE_VERSION))
+        self.settings.sync()
+
+    def _on_dock_tab_visibility_changed(self, dock: QDockWidget, visible: bool) -> None:
+        # The tab brought forward is the one to show on the next start; hiding the window hides them all.
+        if visible and not self.isHidden():
+            self.settings.setValue(_DOCK_TAB_KEY, dock.objectName())
 
     # -- menus -------------------------------------------------------------------------------------------
 
@@ -238,8 +291,7 @@ class MainWindow(QMainWindow):
         self._recent_menu.setEnabled(bool(self.files.recent()))
 
     def _open_recent(self, path: Path) -> None:
-        if self.files.confirm_discard():
-            self.files.open(path)
+        self.files.open_asking(path)
 
     # -- slots -------------------------------------------------------------------------------------------
 
@@ -312,14 +364,14 @@ class MainWindow(QMainWindow):
         self.document.set_selection([act.id for act in self.document.project.acts])
 
     def _on_relink_triggered(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Search for moved media in", str(Path.home()))
+        folder = existing_directory(self, "Search for moved media in", str(Path.home()))
         if folder:
             self.files.relink_from(Path(folder))
 
     def _on_export_triggered(self) -> None:
         stem = self.document.path.stem if self.document.path else "Untitled"
         start = str((self.document.path.parent if self.document.path else Path.home()) / f"{stem}.mp4")
-        name, chosen = QFileDialog.getSaveFileName(self, "Export", start, ";;".join(_EXPORT_FILTERS))
+        name, chosen = save_file_name(self, "Export", start, ";;".join(_EXPORT_FILTERS))
         if name:
             fmt, suffix = _EXPORT_FILTERS.get(chosen, ("h264", ".mp4"))
             output = Path(name) if not suffix or name.endswith(suffix) else Path(name + suffix)
@@ -369,15 +421,15 @@ class MainWindow(QMainWindow):
     def _on_welcome_open_demo_requested(self) -> None:
         from app.cli.common import DEMO_PROJECT
 
-        if self.files.confirm_discard():
-            self.files.open(DEMO_PROJECT)
+        self.files.open_asking(DEMO_PROJECT)
 
     # -- closing -----------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.files.confirm_discard():
+        if not self.files.confirm_discard(QUITTING):
             event.ignore()
             return
+        self._save_layout()
         self.shutdown()
         event.accept()
 

@@ -65,7 +65,7 @@ def preview(tmp_path: Path) -> DraftPreview:
     preview.set_layout(DraftLayout.from_acts(acts))
     for i, act in enumerate(acts):
         clip = _store(tmp_path / act.id, 40 * (i + 1), act.duration_frames)
-        preview.publish_act(act.id, clip, make_thumbnail(clip))
+        preview.publish_act(act.id, clip, make_thumbnail(clip), f"key-{act.id}")
     return preview
 
 
@@ -82,7 +82,7 @@ def test_an_act_without_a_proxy_shows_nothing_while_the_others_show(tmp_path: Pa
     preview = DraftPreview()
     acts = _acts(5, 5)
     preview.set_layout(DraftLayout.from_acts(acts))
-    preview.publish_act("act1", _store(tmp_path / "b", 80, 5), np.zeros((2, 2, 3), np.uint8))
+    preview.publish_act("act1", _store(tmp_path / "b", 80, 5), np.zeros((2, 2, 3), np.uint8), "b")
     assert preview.frame(2) is None
     assert abs(_colour(preview.frame(7))[0] - 80) <= 2
 
@@ -94,7 +94,7 @@ def test_an_edited_act_shows_its_previous_proxy_until_the_new_one_is_published(
     preview.set_layout(DraftLayout.from_acts(longer))
     assert abs(_colour(preview.frame(6))[0] - 80) <= 2
     assert abs(_colour(preview.frame(14))[0] - 120) <= 2  # act2 moved two frames later
-    preview.publish_act("act1", _store(tmp_path / "new", 200, 9), np.zeros((2, 2, 3), np.uint8))
+    preview.publish_act("act1", _store(tmp_path / "new", 200, 9), np.zeros((2, 2, 3), np.uint8), "new")
     assert abs(_colour(preview.frame(6))[0] - 200) <= 2
 
 
@@ -128,7 +128,7 @@ def _crossfade_setup(tmp_path: Path) -> tuple[DraftPreview, list[Act], tuple[Sto
     preview = DraftPreview()
     preview.set_layout(DraftLayout.from_acts(acts))
     for act, clip in zip(acts, clips, strict=True):
-        preview.publish_act(act.id, clip, make_thumbnail(clip))
+        preview.publish_act(act.id, clip, make_thumbnail(clip), f"key-{act.id}")
     return preview, acts, clips
 
 

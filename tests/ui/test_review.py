@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
 from PySide6.QtGui import QAction, QHelpEvent
-from PySide6.QtWidgets import QApplication, QToolTip
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.engine.cache import StageCache
@@ -98,8 +98,7 @@ def test_keys_rate_what_plays_under_the_playhead_one_undo_step_each(qtbot: QtBot
     row = view.timeline_geometry.row(RowKind.acts)
     tip_at = QPoint(round(view.timeline_geometry.x_of(4)), row.top + 30)
     QApplication.sendEvent(view, QHelpEvent(QEvent.Type.ToolTip, tip_at, view.mapToGlobal(tip_at)))
-    assert "Rating ★★★★☆ (act)" in QToolTip.text()
-    QToolTip.hideText()
+    assert "Rating ★★★★☆ (act)" in view.tooltip_text()
     view.grab()  # paints the stars (an error in a paint fails the test)
 
     document.set_playhead(LENGTH + 2)  # act b plays its selected take: the take is rated

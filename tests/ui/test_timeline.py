@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QRect, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QHelpEvent, QImage, QWheelEvent
-from PySide6.QtWidgets import QApplication, QMainWindow, QScrollBar, QToolTip
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QScrollBar, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.model import Act, BeatGrid, Project, ProjectSettings, TransitionKind, TransitionSpec
@@ -23,6 +23,7 @@ from app.model.project_file import dumps_project
 from app.model.timebase import frames_to_seconds
 from app.ui.document import DocumentController
 from app.ui.timeline import TimelineView
+from app.ui.timeline import painter as painter_module
 from app.ui.timeline.geometry import (
     HEADER_WIDTH,
     MAX_PIXELS_PER_FRAME,
@@ -33,6 +34,7 @@ from app.ui.timeline.geometry import (
     insertion_boundary,
     ruler_steps,
 )
+from app.ui.timeline.hover_tip import HoverTip
 
 NO_MODIFIER = Qt.KeyboardModifier.NoModifier
 LEFT = Qt.MouseButton.LeftButton
@@ -243,15 +245,93 @@ def test_shift_click_extends_and_a_click_past_the_end_clears(
     assert document.selected_ids == []
 
 
+def test_a_click_on_an_acts_trim_handle_or_cut_selects_the_act_under_the_pointer(
+    qtbot: QtBot, view: TimelineView, document: DocumentController
+) -> None:
+    """A press on the right end of an act (its trim handle) or beside a cut (the roll zone) starts no edit
+    when the pointer does not move, and selects the act the pointer is on, as a click on its body does."""
+    y = _y(view, RowKind.acts)
+    qtbot.mouseClick(view, LEFT, NO_MODIFIER, QPoint(_x(view, 24), y))
+    cut = _x(view, 96)  # between Act 1 and Act 2
+    for x, expected in ((cut - 6, "a1"), (cut + 2, "a2"), (cut - 2, "a1"), (_x(view, 192) + 2, "a3")):
+        assert view.timeline_geometry.frame_at(x) > 0
+        qtbot.mouseClick(view, LEFT, NO_MODIFIER, QPoint(x, y))
+        assert document.selected_ids == [expected], x
+    assert not document.history.can_undo  # nothing was trimmed or rolled
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert _ids(document) == ["a0", "a1", "a2"]
+
+
+def test_a_click_on_empty_track_space_clears_the_selection(
+    qtbot: QtBot, view: TimelineView, document: DocumentController
+) -> None:
+    y = _y(view, RowKind.acts)
+    for x, y_empty in ((_x(view, 192) + 40, y), (_x(view, 30), _y(view, RowKind.beats))):
+        qtbot.mouseClick(view, LEFT, NO_MODIFIER, QPoint(_x(view, 24), y))
+        assert document.selected_ids == ["a0"]
+        qtbot.mouseClick(view, LEFT, NO_MODIFIER, QPoint(x, y_empty))
+        assert document.selected_ids == [], (x, y_empty)
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert len(document.project.acts) == 4
+
+
 def test_backspace_deletes_and_nothing_selected_deletes_nothing(
     qtbot: QtBot, view: TimelineView, document: DocumentController
 ) -> None:
+    messages: list[str] = []
+    document.message.connect(messages.append)
     qtbot.keyClick(view, Qt.Key.Key_Backspace)
     assert len(document.project.acts) == 4 and not document.history.can_undo
+    assert messages == ["Nothing deleted: no act is selected"]
     document.set_selection(["a0"])
     qtbot.keyClick(view, Qt.Key.Key_Backspace)
     assert _ids(document) == ["a1", "a2", "a3"]
     _check_undo_redo(document)
+
+
+def _click_as_the_window_system(qtbot: QtBot, global_pos: QPoint) -> QWidget:
+    """Click at `global_pos` the way a window system delivers it: to the topmost window there that takes
+    input (a tooltip window floats above the editor), then to the widget under the pointer in it."""
+    windows = [
+        window
+        for window in QApplication.topLevelWidgets()
+        if window.isVisible()
+        and window.frameGeometry().contains(global_pos)
+        and not window.windowFlags() & Qt.WindowType.WindowTransparentForInput
+    ]
+    windows.sort(key=lambda window: window.windowType() != Qt.WindowType.ToolTip)  # tooltips first
+    assert windows, "nothing on screen at the click"
+    target = windows[0].childAt(windows[0].mapFromGlobal(global_pos)) or windows[0]
+    qtbot.mouseClick(target, LEFT, NO_MODIFIER, target.mapFromGlobal(global_pos))
+    return target
+
+
+def test_a_click_under_an_acts_tooltip_selects_the_act_and_delete_removes_it(
+    qtbot: QtBot, view: TimelineView, document: DocumentController
+) -> None:
+    """Issue 12: hovering act B showed its tooltip just below the pointer; the click a few pixels lower
+    landed on the tooltip window, B was never selected, and Delete removed act A, selected before."""
+    row = view.timeline_geometry.row(RowKind.acts)
+    qtbot.mouseClick(view, LEFT, NO_MODIFIER, QPoint(_x(view, 24), _y(view, RowKind.acts)))
+    assert document.selected_ids == ["a0"]
+
+    hover = QPoint(_x(view, 60), row.top + 4)
+    QApplication.sendEvent(view, QHelpEvent(QEvent.Type.ToolTip, hover, view.mapToGlobal(hover)))
+    tips = [
+        w for w in QApplication.topLevelWidgets() if w.isVisible() and w.windowType() == Qt.WindowType.ToolTip
+    ]
+    assert len(tips) == 1 and isinstance(tips[0], QLabel) and tips[0].text().startswith("Act 1")
+    act_b = QRect(
+        view.mapToGlobal(QPoint(_x(view, 48) + 10, row.top)),
+        view.mapToGlobal(QPoint(_x(view, 96) - 10, row.bottom - 2)),
+    )
+    covered = [tip.frameGeometry().intersected(act_b) for tip in tips]
+    assert covered and not covered[0].isEmpty(), "the tooltip must lie over act B for this test"
+
+    _click_as_the_window_system(qtbot, covered[0].center())
+    assert document.selected_ids == ["a1"]
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert _ids(document) == ["a0", "a2", "a3"]
 
 
 def test_clicking_and_dragging_in_the_ruler_scrubs(
@@ -426,6 +506,21 @@ def test_dropping_image_files_adds_one_act_each(
 
 
 @_OLD_DRAG_EVENTS
+def test_a_text_file_named_jpg_is_refused_on_drop_with_one_line(
+    tmp_path: Path, view: TimelineView, document: DocumentController
+) -> None:
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("these are my notes, not a picture")
+    messages: list[str] = []
+    document.message.connect(messages.append)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(fake))])
+    _send_drag(view, mime, 60)
+    assert _ids(document) == ["a0", "a1", "a2", "a3"] and not document.history.can_undo
+    assert messages == [f"{fake}: not an image: text data"]
+
+
+@_OLD_DRAG_EVENTS
 def test_a_drag_without_images_is_refused(view: TimelineView, document: DocumentController) -> None:
     mime = QMimeData()
     mime.setText("just text")
@@ -446,8 +541,20 @@ class _Status:
     fallback: str = ""
 
 
+@dataclass(frozen=True)
+class _Thumbnail:
+    key: str
+    image: np.ndarray
+
+
+def _solid(red: int, green: int, blue: int) -> np.ndarray:
+    picture = np.zeros((54, 96, 3), dtype=np.uint8)
+    picture[...] = (red, green, blue)
+    return picture
+
+
 class _FakeDrafts(QObject):
-    """Stands in for DraftService: fixed states, a solid red thumbnail, a record of set_focus calls."""
+    """Stands in for DraftService: fixed states, solid red thumbnails, a record of set_focus calls."""
 
     act_status_changed = Signal(str)
     frames_changed = Signal()
@@ -461,16 +568,13 @@ class _FakeDrafts(QObject):
             "a2": _Status("failed", 0, "out of memory"),
         }
         self.focus: list[tuple[int, tuple[int, int]]] = []
-        self.thumbnail_calls = 0
+        self.thumbnails = {f"a{i}": _Thumbnail(f"old-{i}", _solid(255, 0, 0)) for i in range(4)}
 
     def status(self, act_id: str) -> _Status:
         return self.states.get(act_id, _Status("queued"))
 
-    def thumbnail(self, act_id: str) -> np.ndarray:
-        self.thumbnail_calls += 1
-        picture = np.zeros((54, 96, 3), dtype=np.uint8)
-        picture[..., 0] = 255
-        return picture
+    def act_thumbnail(self, act_id: str) -> _Thumbnail | None:
+        return self.thumbnails.get(act_id)
 
     def peaks(self, clip_id: str) -> None:
         return None
@@ -479,7 +583,12 @@ class _FakeDrafts(QObject):
         self.focus.append((playhead, visible))
 
 
-def test_engine_state_is_drawn_and_focus_follows_the_view(qtbot: QtBot, document: DocumentController) -> None:
+def test_engine_state_is_drawn_and_focus_follows_the_view(
+    qtbot: QtBot, document: DocumentController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversions: list[np.ndarray] = []
+    convert = painter_module._to_pixmap
+    monkeypatch.setattr(painter_module, "_to_pixmap", lambda rgb: conversions.append(rgb) or convert(rgb))
     drafts = _FakeDrafts()
     document.project.acts[0].transition = TransitionSpec(kind=TransitionKind.crossfade, frames=12)
     view = TimelineView(document, drafts)  # type: ignore[arg-type]
@@ -496,22 +605,52 @@ def test_engine_state_is_drawn_and_focus_follows_the_view(qtbot: QtBot, document
     failed = image.pixelColor(_x(view, 120), row.top + 30)
     ready = image.pixelColor(_x(view, 170), row.top + 30)
     assert failed.red() > failed.blue() and ready.blue() > ready.red()
-    calls = drafts.thumbnail_calls
+    count = len(conversions)
     view.grab()
-    assert drafts.thumbnail_calls == calls  # cached
-    drafts.frames_changed.emit()
-    view.grab()
-    assert drafts.thumbnail_calls > calls  # fetched again once new frames exist
+    assert len(conversions) == count  # cached while the draft it shows stays the same
 
     tip_at = QPoint(_x(view, 120), row.top + 30)
     QApplication.sendEvent(view, QHelpEvent(QEvent.Type.ToolTip, tip_at, view.mapToGlobal(tip_at)))
-    assert "Act 2" in QToolTip.text() and "out of memory" in QToolTip.text()
-    QToolTip.hideText()
+    tip = view.findChild(HoverTip)
+    assert tip is not None and tip.isVisible()
+    assert "Act 2" in tip.text() and "out of memory" in tip.text()
+    qtbot.mouseMove(view, QPoint(_x(view, 170), row.top + 30))  # onto another act: the text no longer holds
+    assert not tip.isVisible()
 
     document.set_playhead(30)
     assert drafts.focus[-1] == (30, (0, 192))
     view.zoom_in()
     assert drafts.focus[-1] == (30, view.visible_frames()) and view.visible_frames() != (0, 192)
+
+
+def _thumbnail_colour(view: TimelineView, frame: int) -> tuple[int, int, int]:
+    row = view.timeline_geometry.row(RowKind.acts)
+    colour = view.grab().toImage().pixelColor(_x(view, frame) + 6, row.top + row.height - 10)
+    return colour.red(), colour.green(), colour.blue()
+
+
+def test_a_thumbnail_of_an_earlier_state_of_the_act_is_not_shown_as_its_look(
+    qtbot: QtBot, document: DocumentController
+) -> None:
+    """Issue 12: after a template was applied, an act kept its old look on the timeline. A thumbnail shows
+    the act only once its draft is up to date: before, the picture of the earlier state is dimmed (being
+    re-rendered) or left out (the new draft failed); a newly published picture replaces it at once."""
+    drafts = _FakeDrafts()  # a0 ready, a1 rendering, a2 failed, a3 queued; every thumbnail solid red
+    view = TimelineView(document, drafts)  # type: ignore[arg-type]
+    qtbot.addWidget(view)
+    view.resize(800, view.sizeHint().height())
+    view.show()
+    qtbot.waitExposed(view)
+    assert _thumbnail_colour(view, 2) == (255, 0, 0)
+    for frame in (50, 146):  # being rendered, waiting to be: the old picture, dimmed
+        red, green, blue = _thumbnail_colour(view, frame)
+        assert 60 < red < 200 and abs(green - blue) < 40, frame
+    failed = _thumbnail_colour(view, 98)
+    plain = view.grab().toImage().pixelColor(_x(view, 130), view.timeline_geometry.row(RowKind.acts).top + 30)
+    assert failed == (plain.red(), plain.green(), plain.blue())  # the failed act's fill, no picture
+
+    drafts.thumbnails["a0"] = _Thumbnail("new-0", _solid(0, 0, 255))  # a new look published
+    assert _thumbnail_colour(view, 2) == (0, 0, 255)
 
 
 # -- geometry (no widget) --------------------------------------------------------------------------------

@@ -17,12 +17,14 @@ from app.model.timebase import frames_to_seconds
 from app.ui.document import DocumentController
 from app.ui.timeline.content import TimelineContent
 from app.ui.timeline.drags import Drag, MoveDrag, RollDrag, TrimDrag
-from app.ui.timeline.geometry import Hit, HitKind, RowKind, TimelineGeometry, hit_test
+from app.ui.timeline.geometry import Hit, HitKind, TimelineGeometry, hit_test
 
 #: Snap targets within this many pixels of the pointer attract a dragged edge or cut.
 SNAP_PX = 8
 
 _CURSORS = {HitKind.act_edge: Qt.CursorShape.SizeHorCursor, HitKind.cut: Qt.CursorShape.SplitHCursor}
+#: Where a click clears the selection: the tracks away from acts and beat markers.
+_EMPTY_TRACK_SPACE = frozenset({HitKind.none, HitKind.beats, HitKind.audio})
 
 
 class MouseGestures:
@@ -72,12 +74,15 @@ class MouseGestures:
         elif hit.kind is HitKind.cut or (
             hit.kind is HitKind.act_edge and alt and hit.index < len(project.acts) - 1
         ):
+            # The roll zone straddles the cut: the act the pointer is on is the one clicked.
+            self._select_pressed(hit.index + int(hit.frame >= self.content.bounds[hit.index + 1]))
             self._start(RollDrag(project, hit.index, hit.frame, playhead), hit.frame, event.modifiers())
         elif hit.kind is HitKind.act_edge:
+            self._select_pressed(hit.index)
             self._start(TrimDrag(project, hit.index, hit.frame, playhead), hit.frame, event.modifiers())
         elif hit.kind is HitKind.act:
             self._click_act(hit.index, event.modifiers(), position.toPoint())
-        elif hit.kind is HitKind.none and self._geometry.row(RowKind.acts).contains(position.y()):
+        elif hit.kind in _EMPTY_TRACK_SPACE:
             document.set_selection([])
 
     def move(self, event: QMouseEvent) -> None:
@@ -164,6 +169,14 @@ class MouseGestures:
                 document.set_selection([act_id])
             self._anchor_id = act_id
             self._press = (position, index, act_id in selected and len(selected) > 1)
+
+    def _select_pressed(self, index: int) -> None:
+        """A press on an act's trim handle or beside its cut selects it too (a selection holding it stays,
+        so that Delete removes what the user sees selected)."""
+        act_id = self._document.project.acts[index].id
+        if act_id not in self._document.selected_ids:
+            self._document.set_selection([act_id])
+        self._anchor_id = act_id
 
     def _start(self, drag: Drag, pointer_frame: float, modifiers: Qt.KeyboardModifier) -> None:
         self.drag = drag

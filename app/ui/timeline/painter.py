@@ -3,13 +3,15 @@
 The acts track costs one block per act at most a few pixels wide; acts narrower than that are drawn as one
 band per run with their cuts batched into one drawLines call, positions computed with numpy, so a
 zoomed-out view of 1,000 acts stays cheap. Beat ticks and waveforms are images drawn with numpy (see
-rasters.py); thumbnails and elided names are cached and dropped only when their inputs change.
+rasters.py); thumbnails and elided names are cached and dropped only when their inputs change: a
+thumbnail by the content key of the draft it was made from, so it changes with everything the act's pictures
+depend on (template, grade, finish, references, motion), also in a reopened project.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 
 #: Acts narrower than this (pixels) join a dense band: no name, badge or gap fits anyway.
 DENSE_PX = 4.0
+#: How strongly a thumbnail of an earlier state of an act (its new draft is on its way) is drawn.
+STALE_THUMB_OPACITY = 0.4
 NAME_BAR = 17
 THUMB_HEIGHT = 44  # fits under the name bar of the acts track
 BADGE = 14
@@ -63,16 +67,13 @@ class TimelinePainter:
         self.fonts = Fonts(font)
         self.waveforms = WaveformCache()
         self._beat_ticks = BeatTickCache()
-        self._thumbs: dict[str, QPixmap | None] = {}
+        self._thumbs: dict[str, tuple[str, QPixmap | None]] = {}  # act id -> (draft key, its thumbnail)
         self._elided: dict[tuple[str, int], str] = {}
 
-    def drop_thumbnails(self, act_ids: Iterable[str] | None = None) -> None:
-        """Forget cached thumbnails (of those acts, or all): they are fetched again when next drawn."""
-        if act_ids is None:
-            self._thumbs.clear()
-        else:
-            for act_id in act_ids:
-                self._thumbs.pop(act_id, None)
+    def drop_thumbnails(self, keep: Container[str] = ()) -> None:
+        """Forget the cached thumbnails of acts not in `keep` (all by default), to free them. A cached one
+        is never out of date: it is keyed by the draft it shows."""
+        self._thumbs = {act_id: cached for act_id, cached in self._thumbs.items() if act_id in keep}
 
     def paint(self, painter: QPainter, rect: QRect, geometry: TimelineGeometry, state: PaintState) -> None:
         """Draw everything intersecting `rect` (widget pixels)."""
@@ -209,11 +210,16 @@ class TimelinePainter:
             if name:
                 painter.setPen(Palette.act_text)
                 painter.drawText(x + 4, top + 2 + self.fonts.normal_metrics.ascent(), name)
-        if state.drafts is not None and width >= 40:
+        # The published thumbnail shows the act as it is only once its draft is ready; before, it shows an
+        # earlier state: dimmed while the new draft is on its way, left out when that draft failed.
+        if state.drafts is not None and width >= 40 and kind != "failed":
             pixmap = self._thumbnail(state.drafts, act.id)
             if pixmap is not None:
                 shown = min(pixmap.width(), inner - 4)
+                if kind not in ("ready", "fallback"):
+                    painter.setOpacity(STALE_THUMB_OPACITY)
                 painter.drawPixmap(x + 2, top + NAME_BAR + 2, pixmap, 0, 0, shown, pixmap.height())
+                painter.setOpacity(1.0)
         if status is not None and width >= 24:
             self._paint_status(painter, status, kind, x, top, inner, height)
         if qc is not None and width >= 24 + BADGE:
@@ -291,9 +297,14 @@ class TimelinePainter:
         painter.drawLine(x0, y1, x1, y0)
 
     def _thumbnail(self, drafts: DraftService, act_id: str) -> QPixmap | None:
-        if act_id not in self._thumbs:
-            self._thumbs[act_id] = _to_pixmap(drafts.thumbnail(act_id))
-        return self._thumbs[act_id]
+        """The act's latest published thumbnail, scaled; made again whenever a draft with another key is."""
+        published = drafts.act_thumbnail(act_id)
+        if published is None:
+            return None
+        cached = self._thumbs.get(act_id)
+        if cached is None or cached[0] != published.key:
+            cached = self._thumbs[act_id] = (published.key, _to_pixmap(published.image))
+        return cached[1]
 
     def _elide(self, text: str, width: int) -> str:
         key = (text, width // 4)  # a few pixels either way elide the same: more cache hits while trimming

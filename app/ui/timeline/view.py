@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QHelpEvent,
+    QHideEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -25,7 +26,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QScrollBar, QSizePolicy, QToolTip, QWidget
+from PySide6.QtWidgets import QScrollBar, QSizePolicy, QWidget
 
 from app.model.commands import Changes, RemoveActs, SplitAct
 from app.model.review_commands import reviewed_take, shown_rating
@@ -35,6 +36,7 @@ from app.ui.timeline.content import TimelineContent
 from app.ui.timeline.drags import MoveDrag, RollDrag, TrimDrag
 from app.ui.timeline.dropped_images import add_images, image_paths, template_id, template_targets
 from app.ui.timeline.geometry import HEADER_WIDTH, HitKind, RowKind, TimelineGeometry, insertion_boundary
+from app.ui.timeline.hover_tip import HoverTip
 from app.ui.timeline.mouse import MouseGestures
 from app.ui.timeline.painter import PaintState, TimelinePainter
 
@@ -84,6 +86,7 @@ class TimelineView(QWidget):
         self._visible = (0, 0)
         self._focus_sent: tuple[int, tuple[int, int]] | None = None
         self._scrollbar = QScrollBar(Qt.Orientation.Horizontal, self)
+        self._tip = HoverTip(self)
         self._scrollbar.valueChanged.connect(self._on_scrollbar_value_changed)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -121,9 +124,12 @@ class TimelineView(QWidget):
         self._document.execute(SplitAct(project.acts[index].id, playhead - self._content.bounds[index]))
 
     def delete_selected(self) -> None:
-        """Ripple-delete the selected acts: the acts after them move up to close the gap."""
-        if self._document.selected_ids:
-            self._document.execute(RemoveActs(list(self._document.selected_ids)))
+        """Ripple-delete the selected acts (those drawn selected): the acts after them move up to close the
+        gap. With none selected nothing is deleted, and the status bar says so."""
+        if not self._document.selected_ids:
+            self._document.message.emit("Nothing deleted: no act is selected")
+            return
+        self._document.execute(RemoveActs(list(self._document.selected_ids)))
 
     def zoom_in(self) -> None:
         """Zoom in around the playhead (around the middle when the playhead is off screen)."""
@@ -153,6 +159,11 @@ class TimelineView(QWidget):
     def qc_badge(self, act_id: str) -> str | None:
         """The QC badge drawn on the act: "fail", "warn" or None."""
         return self._qc_badges.get(act_id)
+
+    def tooltip_text(self) -> str:
+        """The text of the tooltip on screen ("" when none is): see hover_tip.py for why it is not a
+        QToolTip."""
+        return self._tip.text() if self._tip.isVisible() else ""
 
     def set_snapping(self, enabled: bool) -> None:
         """Snapping of trims and cut moves to beats, downbeats, cuts and the playhead (Shift overrides)."""
@@ -204,9 +215,11 @@ class TimelineView(QWidget):
             painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._tip.hide()
         self._mouse.press(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._tip.follow(event.position().toPoint())
         self._mouse.move(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -216,12 +229,14 @@ class TimelineView(QWidget):
         self._mouse.double_click(event)
 
     def leaveEvent(self, event: QEvent) -> None:
+        self._tip.hide()
         if self._mouse.drag is None:
             self.unsetCursor()
         super().leaveEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         """Ctrl+wheel zooms around the pointer; the wheel (or Shift+wheel, or a trackpad) scrolls."""
+        self._tip.hide()
         angle, pixels = event.angleDelta(), event.pixelDelta()
         self._fit_pending = False
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
@@ -238,6 +253,7 @@ class TimelineView(QWidget):
         self._after_view_change()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        self._tip.hide()
         key = event.key()
         if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.delete_selected()
@@ -257,14 +273,17 @@ class TimelineView(QWidget):
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
-            text = self._tooltip(event.pos().x(), event.pos().y())
-            if text:
-                QToolTip.showText(event.globalPos(), text, self)
-            else:
-                QToolTip.hideText()
+            # Not QToolTip: its window would take the next click (see hover_tip.py).
+            text, zone = self._tooltip(event.pos().x(), event.pos().y())
+            self._tip.show_text(text, event.globalPos(), zone)
+            if not text:
                 event.ignore()
             return True
         return super().event(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._tip.hide()
+        super().hideEvent(event)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
@@ -320,16 +339,18 @@ class TimelineView(QWidget):
 
     def _on_document_changed(self, changes: Changes) -> None:
         self._mouse.cancel()
+        self._tip.hide()  # it may describe an act that moved, changed or went
         # An edit stops the automatic fit (what is under the pointer must not move), except for the first
         # acts of an empty project.
         self._fit_pending = self._fit_pending and self._content.total_frames == 0
-        self._painter.drop_thumbnails(changes.acts)
         if changes.audio:
             self._painter.waveforms.clear()
         self._reload_content()
+        self._painter.drop_thumbnails(keep=self._content.index_by_id)  # those of removed acts
 
     def _on_document_replaced(self) -> None:
         self._mouse.cancel()
+        self._tip.hide()
         self._mouse.forget_selection_anchor()
         self._failed_ids.clear()
         self._painter.drop_thumbnails()
@@ -361,7 +382,6 @@ class TimelineView(QWidget):
         self._update_act(act_id)
 
     def _on_drafts_frames_changed(self) -> None:
-        self._painter.drop_thumbnails()
         row = self._geometry.row(RowKind.acts)
         self.update(QRect(0, row.top, self.width(), row.height))
 
@@ -452,12 +472,15 @@ class TimelineView(QWidget):
         if x1 >= HEADER_WIDTH and x0 <= self.width():
             self.update(QRect(x0 - 1, row.top, x1 - x0 + 2, row.height))
 
-    def _tooltip(self, x: float, y: float) -> str:
+    def _tooltip(self, x: float, y: float) -> tuple[str, QRect]:
         """Name, length and draft state of the act under (x, y), a failed draft's message in full, its
-        rating and its quality-check findings."""
+        rating and its quality-check findings; with the act's rectangle, where the text holds."""
         hit = self._mouse.hit(x, y)
         if hit.kind not in (HitKind.act, HitKind.act_edge):
-            return ""
+            return "", QRect()
+        row, bounds = self._geometry.row(RowKind.acts), self._content.bounds
+        x0, x1 = int(self._geometry.x_of(bounds[hit.index])), int(self._geometry.x_of(bounds[hit.index + 1]))
+        zone = QRect(x0, row.top, x1 - x0 + 1, row.height)
         act = self._document.project.acts[hit.index]
         seconds = frames_to_seconds(act.duration_frames, self._document.project.settings.fps)
         lines = [f"{act.name} — {act.duration_frames} frames ({seconds:.2f} s)"]
@@ -480,4 +503,4 @@ class TimelineView(QWidget):
         if findings:
             lines.append("Quality checks" + ("" if self._qc_current else " (out of date)") + ":")
             lines.extend(f"  {str(f.severity).upper()}: {f.message}" for f in findings)
-        return "\n".join(lines)
+        return "\n".join(lines), zone
