@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import BaseModel
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor, QIcon, QPixmap
@@ -41,6 +42,7 @@ from app.model.commands import Changes, SetActField
 from app.model.media import MediaRef
 from app.ui.document import DocumentController
 from app.ui.files import open_file_names
+from app.ui.inspector_colour import ColourSection
 from app.ui.inspector_fields import (
     MIXED,
     NumberBox,
@@ -219,6 +221,10 @@ class InspectorPanel(QWidget):
         form.addRow("Length", self.transition_frames)
         form.addRow("Dip colour", self.dip_color)
 
+        form.addRow(section_label("Colour"))
+        self.colour = ColourSection(self._document, self._drafts, self._set_field)
+        form.addRow(self.colour)
+
         form.addRow(section_label("Backends"))
         self.draft_backend = self._combo(
             backend_names(self._registry),
@@ -308,6 +314,11 @@ class InspectorPanel(QWidget):
         finally:
             self._refreshing = False
         self._refresh(reselect=False)
+
+    def set_scope_frame(self, frame: np.ndarray | None) -> None:
+        """Show the histogram of this RGB uint8 draft frame in the colour scope (the inspector also fetches
+        the selected act's frame from the draft service itself)."""
+        self.colour.set_scope_frame(frame)
 
     # -- committing edits ----------------------------------------------------------------------------------
 
@@ -544,6 +555,7 @@ class InspectorPanel(QWidget):
         swatch = QPixmap(14, 14)
         swatch.fill(QColor(color) if color else Qt.GlobalColor.transparent)
         self.dip_color.setIcon(QIcon(swatch))
+        self.colour.show_acts(acts)
         select_value(self.draft_backend, common(lambda act: act.draft_backend))
         select_value(self.final_backend, common(lambda act: act.final_backend))
         steps = common(lambda act: act.generation.steps or 0)

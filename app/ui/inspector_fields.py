@@ -104,7 +104,7 @@ class NumberBox(QDoubleSpinBox):
 
 
 class UnitSlider(QWidget):
-    """A 0..1 value on a slider with its number beside it.
+    """A value in minimum..maximum (default 0..1) on a slider of `steps` positions, its number beside it.
 
     `committed(value)` is emitted when a drag ends or when the keyboard or wheel changes the value, never per
     pixel of a drag and never for `set_value`.
@@ -113,11 +113,20 @@ class UnitSlider(QWidget):
     committed = Signal(float)
     STEPS = 100
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        minimum: float = 0.0,
+        maximum: float = 1.0,
+        steps: int = STEPS,
+    ) -> None:
         super().__init__(parent)
+        self._minimum = minimum
+        self._span = maximum - minimum
+        self._steps = steps
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.slider.setRange(0, self.STEPS)
-        self.slider.setPageStep(self.STEPS // 10)
+        self.slider.setRange(0, steps)
+        self.slider.setPageStep(max(1, steps // 10))
         self.label = QLabel(self)
         self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance(MIXED) + 4)
         layout = QHBoxLayout(self)
@@ -129,13 +138,15 @@ class UnitSlider(QWidget):
         self.slider.sliderReleased.connect(self._on_slider_released)
 
     def value(self) -> float:
-        return self.slider.value() / self.STEPS
+        # Rounded so that a position gives the number its label shows (0.1, not 0.30000000000000004).
+        return round(self._minimum + self.slider.value() * self._span / self._steps, 6)
 
     def set_value(self, value: float | None) -> None:
-        """Show `value` (0..1), or "Mixed" for None. Not an edit."""
+        """Show `value` (minimum..maximum), or "Mixed" for None (the slider at minimum). Not an edit."""
         self._setting = True
         try:
-            self.slider.setValue(round((value or 0.0) * self.STEPS))
+            shown = self._minimum if value is None else value
+            self.slider.setValue(round((shown - self._minimum) / self._span * self._steps))
             self.label.setText(MIXED if value is None else f"{value:.2f}")
         finally:
             self._setting = False

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFocusEvent, QImage
@@ -33,16 +34,21 @@ class FakeStatus:
 
 
 class FakeDrafts(QObject):
-    """The part of DraftService the inspector uses: status() and act_status_changed."""
+    """The part of DraftService the inspector uses: status(), frame() and their signals."""
 
     act_status_changed = Signal(str)
+    frames_changed = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.statuses: dict[str, FakeStatus] = {}
+        self.frames: dict[int, np.ndarray] = {}  # timeline frame -> RGB uint8 draft frame
 
     def status(self, act_id: str) -> FakeStatus:
         return self.statuses.get(act_id, FakeStatus())
+
+    def frame(self, timeline_frame: int) -> np.ndarray | None:
+        return self.frames.get(timeline_frame)
 
 
 @pytest.fixture
