@@ -15,6 +15,7 @@ from app.engine.templates import TemplateLibrary
 from app.engine.worker import DraftService
 from app.model.commands import Changes, SnapCutsToBeats
 from app.model.recovery import RecoveryStore
+from app.ui.clipboard import ActClipboard, PasteAttributesDialog
 from app.ui.document import DocumentController
 from app.ui.files import QUITTING, FileController, existing_directory, save_file_name
 from app.ui.inspector import InspectorPanel
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         self.qc.findings_changed.connect(self._on_qc_findings_changed)
         self.review = ReviewMode(document, self.playback, self)
         self.music = MusicController(document, drafts.cache, self)
+        self.clipboard = ActClipboard(document, self)
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -216,6 +218,11 @@ class MainWindow(QMainWindow):
         edit = bar.addMenu("&Edit")
         self._undo = self._action(edit, "&Undo", self.document.undo, QKeySequence.StandardKey.Undo)
         self._redo = self._action(edit, "&Redo", self.document.redo, "Ctrl+Shift+Z")
+        edit.addSeparator()
+        self._action(edit, "&Copy", self.clipboard.copy, QKeySequence.StandardKey.Copy)
+        self._action(edit, "&Paste", self.clipboard.paste, QKeySequence.StandardKey.Paste)
+        self._action(edit, "D&uplicate", self.clipboard.duplicate, "Ctrl+D")
+        self._action(edit, "Paste A&ttributes…", self._on_paste_attributes_triggered, "Ctrl+Shift+V")
         edit.addSeparator()
         self._action(edit, "&Split at Playhead", self.timeline.split_at_playhead, "S")
         self._action(edit, "&Delete (Ripple)", self.timeline.delete_selected, QKeySequence.StandardKey.Delete)
@@ -359,6 +366,18 @@ class MainWindow(QMainWindow):
 
     def _on_snap_all_triggered(self) -> None:
         self.document.execute(SnapCutsToBeats(tolerance_frames=SNAP_ALL_TOLERANCE_FRAMES))
+
+    def _on_paste_attributes_triggered(self) -> None:
+        if not self.document.selected_ids:
+            self.statusBar().showMessage("Select the acts to paste attributes onto", 8000)
+            return
+        copied = self.clipboard.copied()
+        if copied is None:
+            return
+        source = copied.acts[0]
+        dialog = PasteAttributesDialog(source.name, len(self.document.selected_ids), self)
+        if dialog.exec():
+            self.clipboard.paste_attributes(source, dialog.groups())
 
     def _on_select_all_triggered(self) -> None:
         self.document.set_selection([act.id for act in self.document.project.acts])
