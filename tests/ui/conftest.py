@@ -34,3 +34,14 @@ def no_threads_left_running(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     assert not running, f"QThreads left running after the test: {[t.objectName() or t for t in running]}"
     still = [t.name for t in leaked if t.is_alive()]
     assert not still, f"threads left running after the test: {still}"
+
+
+@pytest.fixture(autouse=True)
+def empty_clipboard() -> Iterator[None]:
+    """Leave the clipboard empty: Qt's offscreen platform crashes at exit (SIGSEGV, after every test passed)
+    when its clipboard still holds QMimeData, which copying acts puts there. X11 and Wayland do not."""
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is not None:
+        QGuiApplication.clipboard().clear()
