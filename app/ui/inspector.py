@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
     QCheckBox,
     QColorDialog,
     QComboBox,
@@ -49,6 +51,7 @@ from app.ui.inspector_fields import (
     ReferenceList,
     TextEdit,
     UnitSlider,
+    WheelGuard,
     common_value,
     section_label,
     select_value,
@@ -100,6 +103,10 @@ class InspectorPanel(QWidget):
         self._shown_ids: list[str] = []  # the acts the fields show; edits go to these
         self._refreshing = False
         self._build()
+        self._wheel_guard = WheelGuard(self._scroll.viewport(), self)
+        for kind in (QAbstractSpinBox, QComboBox, QAbstractSlider):
+            for field in self.form.findChildren(kind):
+                self._wheel_guard.guard(field)
         document.selection_changed.connect(self._on_document_selection_changed)
         document.changed.connect(self._on_document_changed)
         document.replaced.connect(self._on_document_replaced)

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QObject, QSize, Qt, Signal, Slot
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
@@ -49,6 +49,25 @@ def common_value(items: Sequence[Item], getter: Callable[[Item], Value]) -> Valu
         return None
     first = getter(items[0])
     return first if all(getter(item) == first for item in items[1:]) else None
+
+
+class WheelGuard(QObject):
+    """Scrolling the inspector must not edit the act under the pointer: a spin box, combo box or slider takes
+    the wheel only once it has keyboard focus (clicked or tabbed to); until then it scrolls the form."""
+
+    def __init__(self, scroll_viewport: QWidget, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._viewport = scroll_viewport
+
+    def guard(self, field: QWidget) -> None:
+        field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel alone never gives it focus
+        field.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
+            QCoreApplication.sendEvent(self._viewport, event)  # scroll the form instead
+            return True
+        return False
 
 
 class TextEdit(QPlainTextEdit):

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFocusEvent, QImage
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QFocusEvent,
+    QImage,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -290,6 +298,33 @@ def test_seed_lock_disables_new_seed(document: DocumentController, panel: Inspec
     assert act.seed == 1234  # a locked seed can still be typed in; only re-rolling is off
     document.undo()
     assert act.seed == reseeded
+
+
+def _wheel(widget: QWidget, notches: int) -> None:
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(
+        centre,
+        QPointF(widget.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_scrolling_over_the_fields_never_edits_the_act(
+    document: DocumentController, panel: InspectorPanel
+) -> None:
+    (act,) = select(document, 0)
+    seed, camera = act.seed, act.motion.camera
+    for field in (panel.seed, panel.camera, panel.intensity.slider):
+        assert not field.hasFocus()
+        _wheel(field, -3)
+    assert panel.seed.value() == seed and panel.camera.currentData() == camera
+    assert (act.seed, act.motion.camera) == (seed, camera) and not document.history.can_undo
 
 
 def test_new_seed_skips_locked_acts_in_a_selection(
