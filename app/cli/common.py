@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from app.errors import InputError
 from app.model.timebase import parse_fps
@@ -72,37 +72,35 @@ def version() -> str:
 
 
 @contextmanager
-def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int | None], None]]:
     """A rich progress bar on a terminal; nothing when quiet or when stderr is not a terminal."""
-    if quiet or not sys.stderr.isatty():
-        yield lambda done, total: None
-        return
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+    from rich.progress import TaskProgressColumn
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    with _bar(label, quiet, TaskProgressColumn) as update:
+        yield update
 
 
 @contextmanager
 def progress_bytes(label: str, quiet: bool) -> Iterator[Callable[[int, int | None], None]]:
     """A download bar on a terminal (bytes, speed, time left); nothing when quiet or not a terminal."""
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    with _bar(label, quiet, DownloadColumn, TransferSpeedColumn) as update:
+        yield update
+
+
+@contextmanager
+def _bar(label: str, quiet: bool, *columns: Callable[[], Any]) -> Iterator[Callable[[int, int | None], None]]:
+    """A transient bar with `columns` between the bar and the time left (rich is imported only here)."""
     if quiet or not sys.stderr.isatty():
         yield lambda done, total: None
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        *(column() for column in columns),
         TimeRemainingColumn(),
         transient=True,
     ) as bar:

@@ -47,6 +47,22 @@ _PRINTABLE_SHARE = 0.95
 def check_image(path: Path) -> tuple[int, int]:
     """(width, height) of the image at `path` when the renderer can use it (module doc; a TIFF's to the
     nearest 8 px); else MediaError with one line naming the file and what is wrong with it."""
+    data = read_image_file(path)
+    size = declared_image_size(data)
+    if size is not None:
+        return size
+    try:  # formats without a cheap structure check (TIFF): decode at an eighth of the size
+        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    except cv2.error:
+        decoded = None
+    if decoded is None or decoded.size == 0:
+        raise MediaError(f"{path}: damaged {_format_name(data)} (could not decode it)")
+    return decoded.shape[1] * 8, decoded.shape[0] * 8
+
+
+def read_image_file(path: Path) -> bytes:
+    """The bytes of the image file at `path` once the checks without decoding pass (`image_problem`);
+    else MediaError with one line naming the file: missing, a folder, unreadable, or not a usable image."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -58,16 +74,7 @@ def check_image(path: Path) -> tuple[int, int]:
     problem = image_problem(data)
     if problem is not None:
         raise MediaError(f"{path}: {problem}")
-    size = declared_image_size(data)
-    if size is not None:
-        return size
-    try:  # formats without a cheap structure check (TIFF): decode at an eighth of the size
-        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    except cv2.error:
-        decoded = None
-    if decoded is None or decoded.size == 0:
-        raise MediaError(f"{path}: damaged {_format_name(data)} (could not decode it)")
-    return decoded.shape[1] * 8, decoded.shape[0] * 8
+    return data
 
 
 def image_problem(data: bytes) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.engine.image_check import MAX_IMAGE_SIDE, image_problem
+from app.engine.image_check import MAX_IMAGE_SIDE, read_image_file
 from app.errors import InputError, MediaError
 from app.model.act import FitMode
 
@@ -62,17 +62,7 @@ def load_image(path: Path) -> np.ndarray:
     unreadable, not an image (saying what it is instead), cut short, not decodable, or larger than
     MAX_IMAGE_SIDE pixels on a side (app.engine.image_check's words).
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MediaError(f"{path}: image file not found") from None
-    except IsADirectoryError:
-        raise MediaError(f"{path}: is a folder, expected an image file") from None
-    except OSError as error:
-        raise MediaError(f"{path}: cannot read image ({error.strerror or error})") from None
-    problem = image_problem(data)
-    if problem is not None:
-        raise MediaError(f"{path}: {problem}")
+    data = read_image_file(path)
     # JPEGs have neither alpha nor 16-bit samples, and a colour decode applies their EXIF orientation
     # (phone photos depend on it); other formats keep everything so alpha and depth are handled below.
     is_jpeg = data.startswith(_JPEG_SIGNATURE)

@@ -10,7 +10,7 @@ import pytest
 
 from app.cli import run
 from app.engine.models.curated import load_catalog
-from tests.engine.fake_hub import FakeHub
+from tests.engine.fake_hub import FakeHub, point_at
 from tests.engine.test_registry import write_fake_model
 
 
@@ -116,11 +116,7 @@ def test_a_broken_registry_file_is_named_and_kept(
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     served = FakeHub(repos={"someone/tiny-sd": write_fake_model(tmp_path / "repo")})
-    monkeypatch.setenv("HF_ENDPOINT", served.url)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    yield served
+    yield point_at(served, monkeypatch, tmp_path / "hf-home")
     served.close()
 
 

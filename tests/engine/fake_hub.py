@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 COMMIT = "c0ffee" + "0" * 34
 
 
@@ -157,3 +159,14 @@ class FakeHub:
                     time.sleep(len(piece) / self.bytes_per_second)
         except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, cancelled)
             return
+
+
+def point_at(hub: FakeHub, monkeypatch: pytest.MonkeyPatch, home: Path) -> FakeHub:
+    """Make downloads in this test (and its child processes) go to `hub`: no token of the machine's user
+    (a private HF_HOME), online, and a short stall timeout."""
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("STORYBEAT_DOWNLOAD_TIMEOUT", "5")
+    return hub

@@ -20,6 +20,7 @@ from app.engine.models import download
 from app.engine.models.download import DownloadFailed, DownloadPlan, Hub, RemoteFile, files_to_pull
 from app.engine.models.pull import (
     PullEvents,
+    PullRequest,
     command,
     make_request,
     partial_bytes,
@@ -29,7 +30,7 @@ from app.engine.models.pull import (
 )
 from app.engine.models.registry import ModelRegistry
 from app.errors import Cancelled, InputError
-from tests.engine.fake_hub import COMMIT, FakeHub
+from tests.engine.fake_hub import COMMIT, FakeHub, point_at
 from tests.engine.tiny_models import save_tiny_sd
 
 REPO = "someone/tiny-sd"
@@ -52,12 +53,7 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def hub(tiny_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     served = FakeHub(repos={REPO: tiny_repo}, licenses={REPO: "openrail++"})
-    monkeypatch.setenv("HF_ENDPOINT", served.url)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file of the machine's user
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("STORYBEAT_DOWNLOAD_TIMEOUT", "5")
-    yield served
+    yield point_at(served, monkeypatch, tmp_path / "hf-home")
     served.close()
 
 
@@ -72,6 +68,20 @@ def _pulled_files(folder: Path) -> set[str]:
 
 def _weights_bytes(repo: Path) -> int:
     return sum(p.stat().st_size for p in repo.rglob("*.safetensors"))
+
+
+def _kill_half_way(registry: ModelRegistry, request: PullRequest) -> None:
+    """Run the download child until it reports half the bytes, then SIGKILL it: no handler runs, whatever
+    was written stays."""
+    child = subprocess.Popen(command(registry, request), stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    for line in child.stdout:
+        event = json.loads(line)
+        if event["event"] == "progress" and event["done"] > event["total"] // 2:
+            break
+    child.kill()
+    child.wait()
+    child.stdout.close()
 
 
 def test_a_pull_fetches_the_safe_default_files_reports_bytes_and_registers(
@@ -161,15 +171,7 @@ def test_cancel_keeps_the_partial_files_and_the_next_pull_resumes_with_range(
 def test_a_killed_download_resumes_where_it_stopped(hub: FakeHub, registry: ModelRegistry) -> None:
     hub.bytes_per_second = 300_000
     request = make_request(registry, REPO, name="killed")
-    child = subprocess.Popen(command(registry, request), stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    for line in child.stdout:
-        event = json.loads(line)
-        if event["event"] == "progress" and event["done"] > event["total"] // 2:
-            break
-    child.kill()  # SIGKILL: no handler runs, whatever was written stays
-    child.wait()
-    child.stdout.close()
+    _kill_half_way(registry, request)
     kept = partial_bytes(registry, "killed")
     assert kept > 0
 
@@ -288,15 +290,7 @@ def test_a_server_that_ignores_range_restarts_the_file_and_still_verifies(
 ) -> None:
     hub.bytes_per_second = 300_000
     request = make_request(registry, REPO, name="norange")
-    child = subprocess.Popen(command(registry, request), stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    for line in child.stdout:
-        event = json.loads(line)
-        if event["event"] == "progress" and event["done"] > event["total"] // 2:
-            break
-    child.kill()
-    child.wait()
-    child.stdout.close()
+    _kill_half_way(registry, request)
     hub.bytes_per_second = None
     hub.honour_range = False
     entry = run_pull(registry, make_request(registry, REPO, name="norange"))

@@ -33,7 +33,7 @@ from app.ui.models_window import (
     format_size,
 )
 from app.ui.preferences import Preferences
-from tests.engine.fake_hub import FakeHub
+from tests.engine.fake_hub import FakeHub, point_at
 from tests.engine.test_registry import write_fake_model
 from tests.engine.tiny_models import save_tiny_sd
 
@@ -381,12 +381,7 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def hub(tiny_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     served = FakeHub(repos={REPO: tiny_repo}, licenses={REPO: "openrail++"})
-    monkeypatch.setenv("HF_ENDPOINT", served.url)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file of the machine's user
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("STORYBEAT_DOWNLOAD_TIMEOUT", "5")
-    yield served
+    yield point_at(served, monkeypatch, tmp_path / "hf-home")
     served.close()
 
 
