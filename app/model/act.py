@@ -63,6 +63,26 @@ class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Keyframe positions stay within this many frames of an act's start (either side: see CameraKey.frame).
+MAX_KEY_FRAME = 1_000_000
+
+
+class CameraKey(_Settings):
+    """A camera pose an act's shot passes through, `frame` frames after the act's first frame.
+
+    A key may lie before the act's first frame or past its last: splitting an act gives both parts every key
+    of the shot (the second part's shifted back by the split point), and trimming keeps the keys it trims
+    off, so the camera runs exactly as the unsplit, untrimmed shot did. Keys outside the act shape the path
+    into and out of it; they are never shown as frames of this act.
+    """
+
+    frame: int = Field(ge=-MAX_KEY_FRAME, le=MAX_KEY_FRAME)
+    x: float = Field(0.0, ge=-0.5, le=0.5)  # view centre right of the picture centre, in frame widths
+    y: float = Field(0.0, ge=-0.5, le=0.5)  # view centre below the picture centre, in frame heights
+    zoom: float = Field(1.0, ge=1.0, le=8.0)  # 1 shows the whole fitted picture, 2 half its width
+    rotation: float = Field(0.0, ge=-180.0, le=180.0)  # degrees the picture appears turned clockwise
+
+
 class MotionSettings(_Settings):
     camera: CameraMove = CameraMove.zoom_in
     intensity: float = Field(0.5, ge=0.0, le=1.0)  # 0 = still, 1 = the strongest move of that kind
@@ -78,16 +98,58 @@ class MotionSettings(_Settings):
     # across the split instead of starting the move again; a template never sets them.
     path_start: float = Field(0.0, ge=0.0, le=1.0)
     path_end: float = Field(1.0, ge=0.0, le=1.0)
+    # Keyframed camera: when there are keys they replace the preset move (camera, intensity, path_*); the
+    # pose runs from key to key along `easing` and holds before the first key and after the last.
+    keyframes: tuple[CameraKey, ...] = ()
 
     @model_validator(mode="after")
     def _path_in_order(self) -> MotionSettings:
         if self.path_start > self.path_end:
             raise ValueError(f"path_start {self.path_start} is after path_end {self.path_end}")
+        frames = [key.frame for key in self.keyframes]
+        if frames != sorted(set(frames)):
+            raise ValueError(f"camera keyframes must be at distinct frames in order, got {frames}")
         return self
+
+    def key_at(self, frame: float) -> CameraKey:
+        """The keyframed camera pose at (fractional) `frame` of the act; needs at least one key.
+
+        The one place poses between keys are worked out: the motion backend draws them and the viewer's
+        keyframe overlay shows them, so both always agree.
+        """
+        keys = self.keyframes
+        if not keys:
+            raise ValueError("the act has no camera keyframes")
+        if frame <= keys[0].frame:
+            return keys[0]
+        if frame >= keys[-1].frame:
+            return keys[-1]
+        after = next(i for i, key in enumerate(keys) if key.frame > frame)
+        a, b = keys[after - 1], keys[after]
+        t = ease(self.easing, (frame - a.frame) / (b.frame - a.frame))
+        # Zoom is interpolated on a log scale, so that a zoom from 1 to 4 looks as steady as one from 1 to 2.
+        return CameraKey.model_construct(
+            frame=round(frame),
+            x=a.x + (b.x - a.x) * t,
+            y=a.y + (b.y - a.y) * t,
+            zoom=a.zoom * (b.zoom / a.zoom) ** t,
+            rotation=a.rotation + (b.rotation - a.rotation) * t,
+        )
+
+    def with_key(self, key: CameraKey) -> MotionSettings:
+        """These settings with `key` added (replacing any key at the same frame)."""
+        keys = sorted([k for k in self.keyframes if k.frame != key.frame] + [key], key=lambda k: k.frame)
+        return self.model_copy(update={"keyframes": tuple(keys)})
+
+    def without_key(self, frame: int) -> MotionSettings:
+        return self.model_copy(update={"keyframes": tuple(k for k in self.keyframes if k.frame != frame)})
 
     def split_path(self, offset: int, length: int) -> tuple[MotionSettings, MotionSettings]:
         """The settings of the two parts of a `length`-frame act split `offset` frames in (0 < offset <
         length): the first part shows its frames 0..offset-1 of the move, the second offset..length-1."""
+        if self.keyframes:  # every key stays with both parts (see CameraKey): the pose runs on unchanged
+            shifted = tuple(key.model_copy(update={"frame": key.frame - offset}) for key in self.keyframes)
+            return self, self.model_copy(update={"keyframes": shifted})
         span = self.path_end - self.path_start
         first_end = self.path_start + span * (offset - 1) / (length - 1)
         second_start = min(self.path_end, self.path_start + span * offset / (length - 1))
@@ -95,6 +157,17 @@ class MotionSettings(_Settings):
             self.model_copy(update={"path_end": first_end}),
             self.model_copy(update={"path_start": second_start}),
         )
+
+
+def ease(easing: Easing, t: float) -> float:
+    """Eased time for normalised time `t` in [0, 1]."""
+    if easing is Easing.ease_in:
+        return t * t
+    if easing is Easing.ease_out:
+        return 1.0 - (1.0 - t) * (1.0 - t)
+    if easing is Easing.ease_in_out:
+        return t * t * (3.0 - 2.0 * t)
+    return t
 
 
 class TransitionSpec(_Settings):

@@ -73,8 +73,21 @@ def _v3_to_v4(old: Json) -> Json:
     return {**old, "schema_version": 4}
 
 
+def _v4_to_v5(old: Json) -> Json:
+    """Version 5 added audio tracks as objects (name, mute), the media bin, in/out points and the export
+    settings. v4 files had as many tracks as their clips used: those become the track list."""
+    clips = old.get("audio", [])
+    tracks = [
+        clip.get("track", 0)
+        for clip in clips
+        if isinstance(clip, dict) and isinstance(clip.get("track", 0), int)
+    ]
+    count = max([0, *tracks]) + 1  # a track number out of range is refused by the project's own check
+    return {**old, "schema_version": 5, "audio_tracks": [{} for _ in range(count)]}
+
+
 #: MIGRATIONS[n] upgrades a version-n object to version n + 1.
-MIGRATIONS: dict[int, Callable[[Json], Json]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[Json], Json]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def schema_version_of(raw: Json) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections.abc import Iterator
+from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from pydantic import (
     PlainValidator,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from app.model.act import MAX_SEED, Act
@@ -25,7 +27,7 @@ from app.model.template import EmbeddedTemplate
 from app.model.timebase import format_fps, parse_fps, seconds_to_frames
 
 #: The file format this build writes. Older files are migrated on load (see app.model.migrations).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _validate_fps(value: Any) -> Fraction:
@@ -57,6 +59,10 @@ class ProjectSettings(BaseModel):
     realism: float = Field(0.5, ge=0.0, le=1.0)  # 0 photoreal … 1 painterly
 
 
+#: At most this many audio tracks (the timeline shows a row for each).
+MAX_AUDIO_TRACKS = 8
+
+
 class AudioClip(BaseModel):
     """A piece of audio on an audio track. All positions are frames at the project rate."""
 
@@ -64,13 +70,65 @@ class AudioClip(BaseModel):
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     media: MediaRef
-    track: int = Field(0, ge=0, le=63)
+    track: int = Field(0, ge=0, lt=MAX_AUDIO_TRACKS)
     offset_frames: int = Field(0, ge=0)  # where the clip starts on the timeline
     in_frames: int = Field(0, ge=0)  # how far into the source file it starts
     length_frames: int | None = Field(None, gt=0)  # None: to the end of the source
     gain_db: float = Field(0.0, ge=-60.0, le=24.0)
     fade_in_frames: int = Field(0, ge=0)
     fade_out_frames: int = Field(0, ge=0)
+
+
+class AudioTrack(BaseModel):
+    """An audio track: a row of clips that can be muted as a whole. A clip's `track` indexes the list."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("", max_length=80)  # "" shows as A1, A2, …
+    muted: bool = False
+
+
+class FrameRange(BaseModel):
+    """A stretch of the timeline: frames start … end - 1 (the in and out points of playback and export)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)  # exclusive
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> FrameRange:
+        if self.end <= self.start:
+            raise ValueError(f"range end {self.end} is not after its start {self.start}")
+        return self
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def clipped(self, duration: int) -> FrameRange | None:
+        """The part of this range inside a film of `duration` frames, or None when nothing is."""
+        end = min(self.end, duration)
+        return FrameRange(start=self.start, end=end) if end > self.start else None
+
+
+class ExportRange(StrEnum):
+    whole = "whole"  # the whole film
+    in_out = "in_out"  # from the in point to the out point
+
+
+class ExportOptions(BaseModel):
+    """The export settings last used for this project, offered again by the next export."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: str = Field("h264", pattern=r"^(h264|h265|prores|png)$")
+    # Output height in pixels (the width follows the project's aspect ratio); None: the project's size.
+    height: int | None = Field(None, ge=16, le=4320, multiple_of=2)
+    crf: int = Field(18, ge=0, le=51)  # quality of h264/h265: lower is better and bigger
+    range: ExportRange = ExportRange.whole
+    draft: bool = False  # the fast low-resolution draft instead of the final render
+    output: str | None = None  # the last file written, relative to the project folder where possible
 
 
 class Section(BaseModel):
@@ -137,6 +195,24 @@ class Project(BaseModel):
     markers: list[Marker] = Field(default_factory=list)
     # Copies of the template versions the acts link to (with their files copied beside the project).
     templates: list[EmbeddedTemplate] = Field(default_factory=list)
+    audio_tracks: list[AudioTrack] = Field(
+        default_factory=lambda: [AudioTrack()], min_length=1, max_length=MAX_AUDIO_TRACKS
+    )
+    # Pictures and sounds imported into the project's media bin (those the acts and clips use are listed by
+    # the bin too, without being stored here).
+    media_bin: list[MediaRef] = Field(default_factory=list)
+    in_out: FrameRange | None = None  # the in and out points, when marked
+    export: ExportOptions = ExportOptions()
+
+    @model_validator(mode="after")
+    def _clips_on_tracks(self) -> Project:
+        for clip in self.audio:
+            if clip.track >= len(self.audio_tracks):
+                raise ValueError(
+                    f"audio clip {clip.media.path!r} is on track {clip.track + 1}, "
+                    f"but the project has {len(self.audio_tracks)} audio track(s)"
+                )
+        return self
 
     # -- derived timing (the acts track is magnetic: each act starts where the previous one ends) --
 
@@ -192,6 +268,8 @@ class Project(BaseModel):
                 yield f"act '{act.name}' LUT", act.grade.lut
         for clip in self.audio:
             yield "audio clip", clip.media
+        for ref in self.media_bin:
+            yield "media bin", ref
         for embedded in self.templates:
             label = f"template '{embedded.template.name}' v{embedded.template.version}"
             for ref in embedded.references:
@@ -208,6 +286,7 @@ class Project(BaseModel):
                 act.grade = act.grade.model_copy(update={"lut": rebased(act.grade.lut, old_dir, new_dir)})
         for clip in copy.audio:
             clip.media = rebased(clip.media, old_dir, new_dir)
+        copy.media_bin = [rebased(ref, old_dir, new_dir) for ref in copy.media_bin]
         copy.templates = [
             embedded.model_copy(
                 update={
@@ -237,6 +316,11 @@ class Project(BaseModel):
         clip_ids = [clip.id for clip in self.audio]
         if len(clip_ids) != len(set(clip_ids)):
             raise ConsistencyError("duplicate audio clip ids")
+        if not 1 <= len(self.audio_tracks) <= MAX_AUDIO_TRACKS:
+            raise ConsistencyError(f"{len(self.audio_tracks)} audio tracks")
+        for clip in self.audio:
+            if clip.track >= len(self.audio_tracks):
+                raise ConsistencyError(f"audio clip {clip.id} is on missing track {clip.track}")
         beats = self.beats
         for name in ("beats", "downbeats", "added", "removed"):
             values = list(getattr(beats, name))

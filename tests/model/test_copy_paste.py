@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.model import Act, CameraMove, GenerationSettings, MediaRef, MotionSettings, Project
+from app.model import SCHEMA_VERSION, Act, CameraMove, GenerationSettings, MediaRef, MotionSettings, Project
 from app.model.act import GradeSettings, Take, TemplateLink
 from app.model.copy_paste import (
     AttributeGroup,
@@ -128,8 +128,8 @@ def test_clipboard_text_round_trips_rebases_paths_and_carries_linked_templates(t
         ("hello", "does not hold copied acts"),
         ('{"acts": []}', "does not hold copied acts"),
         (
-            '{"format": "application/x-storybeat-acts", "schema_version": 4, "project_dir": "/", "acts": '
-            '[{"duration_frames": 0}]}',
+            f'{{"format": "application/x-storybeat-acts", "schema_version": {SCHEMA_VERSION}, '
+            '"project_dir": "/", "acts": [{"duration_frames": 0}]}',
             "field 'acts.0.duration_frames'",
         ),
         ('{"format": "application/x-storybeat-acts", "schema_version": 99}', "another Storybeat version"),

@@ -188,7 +188,9 @@ def test_a_split_act_keeps_its_stretch_of_the_camera_move_through_a_save(tmp_pat
     History(project).execute(SplitAct(project.acts[0].id, 2, new_id="second-part"))
     path = tmp_path / "split.storybeat"
     save_project(project, path)
-    assert json.loads(path.read_text())["schema_version"] == 4  # older builds say "made by a newer one"
+    assert (
+        json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION >= 4
+    )  # older builds say "made by a newer one"
     reloaded = load_project(path)
     assert reloaded == project
     assert reloaded.act("second-part").motion.path_start > 0
@@ -198,7 +200,7 @@ def test_a_version_3_file_opens_with_every_act_showing_its_whole_move(tmp_path: 
     path = tmp_path / "v3.storybeat"
     path.write_text(json.dumps({"schema_version": 3, "acts": [{"duration_frames": 5, "motion": {}}]}))
     project = load_project(path)
-    assert project.schema_version == SCHEMA_VERSION == 4
+    assert project.schema_version == SCHEMA_VERSION >= 4
     motion = project.acts[0].motion
     assert (motion.path_start, motion.path_end) == (0.0, 1.0)
 
