@@ -304,7 +304,11 @@ class _DraftEngine:
         }
         pairs = set(pairwise(layout.act_ids))
         self._transitions_ready = {p: key for p, key in self._transitions_ready.items() if p in pairs}
-        self._audio_wanted = tuple(clip.model_dump_json() for clip in snapshot.project.audio)
+        # A mute changes only the tracks, not the clips: both decide what the playback mix holds.
+        self._audio_wanted = (
+            *(clip.model_dump_json() for clip in snapshot.project.audio),
+            *(track.model_dump_json() for track in snapshot.project.audio_tracks),
+        )
         self._evaluate_takes()
         self._evaluate_variant()
         with self._cond:

@@ -27,6 +27,7 @@ from app.engine.worker import ActState, ActStatus, DraftService
 from app.model import (
     Act,
     AudioClip,
+    AudioTrack,
     CameraMove,
     GradeSettings,
     MediaRef,
@@ -344,6 +345,25 @@ def test_audio_is_decoded_into_a_mixer_and_peaks(
     with qtbot.waitSignal(drafts.audio_ready, timeout=WAIT_MS):
         drafts.set_project(project, project_dir, 2)
     assert drafts.mixer() is None and drafts.peaks("music") is None
+
+
+def test_muting_a_track_remixes_the_playback_audio_without_it(
+    qtbot: QtBot, drafts: DraftService, project_dir: Path
+) -> None:
+    track = drum_track(120, 2.0, sample_rate=22050)
+    write_wav(project_dir / "music.wav", track.samples, track.sample_rate)
+    project = _project(project_dir, count=1)
+    project.audio = [AudioClip(id="music", media=MediaRef(path="music.wav"))]
+    with qtbot.waitSignal(drafts.audio_ready, timeout=WAIT_MS):
+        drafts.set_project(project, project_dir, 1)
+    mixer = drafts.mixer()
+    assert mixer is not None and np.abs(mixer.render(0, 48000)).max() > 0.2
+
+    project.audio_tracks = [AudioTrack(muted=True)]  # the clip itself is unchanged
+    with qtbot.waitSignal(drafts.audio_ready, timeout=WAIT_MS):
+        drafts.set_project(project, project_dir, 2)
+    muted = drafts.mixer()
+    assert muted is not None and np.abs(muted.render(0, 48000)).max() == 0.0
 
 
 def test_shutdown_cancels_a_running_job_and_is_idempotent(

@@ -9,9 +9,16 @@ frames); callers round when they make an edit.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
+
+from app.model.audio_commands import MAX_GAIN_DB, MIN_GAIN_DB
+
+if TYPE_CHECKING:
+    from app.ui.timeline.content import AudioSpan
 
 HEADER_WIDTH = 72
 RULER_HEIGHT = 26
@@ -31,6 +38,18 @@ BEAT_PX = 4
 #: The smallest spacing of labelled ruler ticks, in pixels (room for "00:00:00:00").
 RULER_LABEL_PX = 96
 RULER_MINOR_PX = 8
+#: Audio clips are drawn this far inside their row, top and bottom.
+CLIP_MARGIN_PX = 3
+#: Side of the square fade handles at a clip's top corners; the volume line's pick distance.
+FADE_HANDLE_PX = 7
+VOLUME_PICK_PX = 3
+#: The mute toggle in an audio track's header: side, and gap to the header's right edge.
+MUTE_BOX_PX = 14
+MUTE_BOX_MARGIN_PX = 6
+#: The clip volume line's dB scale (AudioClip.gain_db): 0 dB sits at UNITY_GAIN_AT of the clip's height
+#: from its bottom; above it +24 dB is spread evenly to the top, below it -60 dB follows a fader law (the
+#: square root of the attenuation), so the levels used most (-20..0 dB) get most of the room.
+UNITY_GAIN_AT = 0.7
 
 
 class RowKind(Enum):
@@ -66,7 +85,13 @@ class HitKind(Enum):
     cut = "cut"  # the cut after act `index` (roll edit): index = cut index
     beats = "beats"  # the beat track away from any beat
     beat = "beat"  # index = position in the beat list given to hit_test
-    audio = "audio"  # index = audio track
+    audio = "audio"  # an audio track away from any clip: index = audio track
+    audio_header = "audio_header"  # an audio track's header outside its mute box: index = audio track
+    mute = "mute"  # the mute box in an audio track's header: index = audio track
+    audio_clip = "audio_clip"  # an audio clip's body: index = position in the spans given to hit_test
+    fade_in = "fade_in"  # a clip's fade-in handle: index as audio_clip
+    fade_out = "fade_out"  # a clip's fade-out handle: index as audio_clip
+    volume = "volume"  # a clip's volume line: index as audio_clip
 
 
 @dataclass(frozen=True)
@@ -187,26 +212,111 @@ def ruler_steps(nominal_fps: int, pixels_per_frame: float) -> tuple[int, int]:
 
 
 def hit_test(
-    geometry: TimelineGeometry, starts: Sequence[int], beat_frames: Sequence[float], x: float, y: float
+    geometry: TimelineGeometry,
+    starts: Sequence[int],
+    beat_frames: Sequence[float],
+    x: float,
+    y: float,
+    audio: Sequence[AudioSpan] = (),
 ) -> Hit:
     """What lies under pixel (x, y).
 
     `starts` are the act start frames followed by the end of the last act (len = acts + 1);
-    `beat_frames` the beat positions in (fractional) frames, sorted.
+    `beat_frames` the beat positions in (fractional) frames, sorted; `audio` the audio clips as drawn.
     """
     frame = geometry.frame_at(x)
     row = geometry.row_at(y)
     if row is None:
         return Hit(HitKind.none, frame)
     if x < HEADER_WIDTH:
-        return Hit(HitKind.header, frame, row.track)
+        if row.kind is not RowKind.audio:
+            return Hit(HitKind.header, frame, row.track)
+        left, top, side = mute_box(row)
+        inside = left <= x < left + side and top <= y < top + side
+        return Hit(HitKind.mute if inside else HitKind.audio_header, frame, row.track)
     if row.kind is RowKind.ruler:
         return Hit(HitKind.ruler, frame)
     if row.kind is RowKind.beats:
         return _hit_beat(geometry, beat_frames, x, frame)
     if row.kind is RowKind.audio:
-        return Hit(HitKind.audio, frame, row.track)
+        return _hit_audio(geometry, row, audio, x, y, frame)
     return _hit_act(geometry, starts, x, frame)
+
+
+# -- audio tracks --------------------------------------------------------------------------------------------
+
+
+def clip_band(row: Row) -> tuple[int, int]:
+    """(top, height) in pixels of the audio clips drawn in `row`."""
+    return row.top + CLIP_MARGIN_PX, row.height - 2 * CLIP_MARGIN_PX
+
+
+def mute_box(row: Row) -> tuple[int, int, int]:
+    """(left, top, side) in pixels of the mute toggle in the header of audio row `row`."""
+    return (
+        HEADER_WIDTH - MUTE_BOX_MARGIN_PX - MUTE_BOX_PX,
+        row.top + (row.height - MUTE_BOX_PX) // 2,
+        MUTE_BOX_PX,
+    )
+
+
+def gain_height(gain_db: float) -> float:
+    """Where the volume line of a clip at `gain_db` sits: 0 (the clip's bottom, -60 dB) .. 1 (top, +24 dB)."""
+    gain = min(max(gain_db, MIN_GAIN_DB), MAX_GAIN_DB)
+    if gain >= 0:
+        return UNITY_GAIN_AT + (1 - UNITY_GAIN_AT) * gain / MAX_GAIN_DB
+    return UNITY_GAIN_AT * (1 - math.sqrt(gain / MIN_GAIN_DB))
+
+
+def gain_at_height(height: float) -> float:
+    """The inverse of gain_height: dB for a height 0..1 (clamped) of the clip."""
+    h = min(max(height, 0.0), 1.0)
+    if h >= UNITY_GAIN_AT:
+        return MAX_GAIN_DB * (h - UNITY_GAIN_AT) / (1 - UNITY_GAIN_AT)
+    return MIN_GAIN_DB * (1 - h / UNITY_GAIN_AT) ** 2
+
+
+def volume_y(row: Row, gain_db: float) -> float:
+    """The pixel row of the volume line of a clip at `gain_db` in audio row `row`."""
+    top, height = clip_band(row)
+    return top + (1 - gain_height(gain_db)) * (height - 1)
+
+
+def fade_handle_x(geometry: TimelineGeometry, span: AudioSpan, fade_in: bool) -> float:
+    """The x of the centre of a clip's fade-in (or fade-out) handle: where its fade ends (or starts), kept
+    inside the clip so that the handle of a clip without a fade sits in its top corner."""
+    x0, x1 = geometry.x_of(span.start), geometry.x_of(span.end)
+    x = geometry.x_of(span.start + span.fade_in) if fade_in else geometry.x_of(span.end - span.fade_out)
+    half = FADE_HANDLE_PX / 2
+    return min(max(x, x0 + half), x1 - half)
+
+
+def has_fade_handles(geometry: TimelineGeometry, span: AudioSpan) -> bool:
+    """Whether the clip is drawn wide enough to carry its two fade handles apart."""
+    return (span.end - span.start) * geometry.pixels_per_frame >= 3 * FADE_HANDLE_PX
+
+
+def _hit_audio(
+    geometry: TimelineGeometry, row: Row, spans: Sequence[AudioSpan], x: float, y: float, frame: float
+) -> Hit:
+    top, height = clip_band(row)
+    reach = FADE_HANDLE_PX / 2 + 2
+    for index in reversed(range(len(spans))):  # the clip drawn last is on top
+        span = spans[index]
+        inside = geometry.x_of(span.start) <= x < geometry.x_of(span.end) and top <= y < top + height
+        if span.track != row.track or not inside:
+            continue
+        if has_fade_handles(geometry, span) and y <= top + FADE_HANDLE_PX + 2:
+            # The fade-out handle of a clip whose end is still a guess is not offered (see AudioSpan).
+            sides = [HitKind.fade_in, HitKind.fade_out] if span.length_known else [HitKind.fade_in]
+            near = [(abs(fade_handle_x(geometry, span, side is HitKind.fade_in) - x), side) for side in sides]
+            distance, side = min(near, key=lambda pair: pair[0])
+            if distance <= reach:
+                return Hit(side, frame, index)
+        if abs(volume_y(row, span.gain_db) - y) <= VOLUME_PICK_PX:
+            return Hit(HitKind.volume, frame, index)
+        return Hit(HitKind.audio_clip, frame, index)
+    return Hit(HitKind.audio, frame, row.track)
 
 
 def _hit_beat(geometry: TimelineGeometry, beat_frames: Sequence[float], x: float, frame: float) -> Hit:

@@ -1,30 +1,63 @@
-"""Mouse gestures on the timeline: selection clicks, scrubbing the ruler, beat markers, and drags.
+"""Mouse gestures on the timeline: selection clicks, scrubbing the ruler, beat markers, audio tracks, drags.
 
-A drag (reorder, ripple trim, roll) shows its would-be result while the button is down and executes one
-command on release; Escape or any change to the document cancels it. The widget forwards its mouse events
-here and paints what `drag` and `preview` describe.
+A drag (reorder, ripple trim, roll; an audio clip's fade handle, volume line or the clip itself) shows its
+would-be result while the button is down and executes one command on release; Escape or any change to the
+document cancels it. The widget forwards its mouse events here and paints what `drag`, `preview` and
+`shown_project` describe.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QMouseEvent, QStatusTipEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.model import Project
+from app.model.audio_commands import SetAudioClipLevels, SetAudioTrack
 from app.model.beat_commands import AddBeatMarker, RemoveBeatMarker
 from app.model.timebase import frames_to_seconds
 from app.ui.document import DocumentController
+from app.ui.timeline.audio_tracks import audio_tip, track_menu
 from app.ui.timeline.content import TimelineContent
-from app.ui.timeline.drags import Drag, MoveDrag, RollDrag, TrimDrag
-from app.ui.timeline.geometry import Hit, HitKind, TimelineGeometry, hit_test
+from app.ui.timeline.drags import (
+    AudioDrag,
+    ClipMoveDrag,
+    Drag,
+    FadeDrag,
+    GainDrag,
+    MoveDrag,
+    RollDrag,
+    TrimDrag,
+)
+from app.ui.timeline.geometry import (
+    FADE_HANDLE_PX,
+    VOLUME_PICK_PX,
+    Hit,
+    HitKind,
+    RowKind,
+    TimelineGeometry,
+    clip_band,
+    fade_handle_x,
+    hit_test,
+    mute_box,
+    volume_y,
+)
 
 #: Snap targets within this many pixels of the pointer attract a dragged edge or cut.
 SNAP_PX = 8
 
-_CURSORS = {HitKind.act_edge: Qt.CursorShape.SizeHorCursor, HitKind.cut: Qt.CursorShape.SplitHCursor}
+_CURSORS = {
+    HitKind.act_edge: Qt.CursorShape.SizeHorCursor,
+    HitKind.cut: Qt.CursorShape.SplitHCursor,
+    HitKind.fade_in: Qt.CursorShape.SizeHorCursor,
+    HitKind.fade_out: Qt.CursorShape.SizeHorCursor,
+    HitKind.volume: Qt.CursorShape.SizeVerCursor,
+    HitKind.mute: Qt.CursorShape.PointingHandCursor,
+}
 #: Where a click clears the selection: the tracks away from acts and beat markers.
-_EMPTY_TRACK_SPACE = frozenset({HitKind.none, HitKind.beats, HitKind.audio})
+_EMPTY_TRACK_SPACE = frozenset({HitKind.none, HitKind.beats, HitKind.audio, HitKind.audio_clip})
+_CLIP_HITS = frozenset({HitKind.audio_clip, HitKind.fade_in, HitKind.fade_out, HitKind.volume})
 
 
 class MouseGestures:
@@ -48,11 +81,47 @@ class MouseGestures:
         self._press: tuple[QPoint, int, bool] | None = (
             None  # act pressed: where, which, select it alone later
         )
+        self._clip_press: tuple[QPoint, int] | None = None  # audio clip pressed: where, which span
         self._anchor_id: str | None = None  # where Shift+click ranges start
-        self._pointer = 0.0  # the last pointer position of a drag (frames)
+        self._pointer = (0.0, 0.0)  # the last pointer position of a drag (frames, y pixels)
 
     def hit(self, x: float, y: float) -> Hit:
-        return hit_test(self._geometry, self.content.bounds, self.content.beat_frames, x, y)
+        content = self.content
+        return hit_test(self._geometry, content.bounds, content.beat_frames, x, y, content.audio_spans)
+
+    def shown_project(self) -> Project:
+        """The document to draw: while an audio clip is dragged, a copy holding the clip as it would be."""
+        project = self._document.project
+        drag = self.drag
+        if not isinstance(drag, AudioDrag):
+            return project
+        shown = drag.shown_clip
+        audio = [shown if clip.id == shown.id else clip for clip in project.audio]
+        return project.model_copy(update={"audio": audio})
+
+    def audio_tooltip(self, x: float, y: float) -> tuple[str, QRect] | None:
+        """The tooltip over a clip's volume line or fade handle or a track's mute box, with the rectangle
+        where its text holds; None elsewhere."""
+        hit = self.hit(x, y)
+        geometry = self._geometry
+        row = geometry.row_at(y)
+        if row is None:
+            return None
+        span = self.content.audio_spans[hit.index] if hit.kind in _CLIP_HITS else None
+        text = audio_tip(self._document.project, hit.kind, span, row.track)
+        if not text:
+            return None
+        if hit.kind is HitKind.mute:
+            left, top, side = mute_box(row)
+            return text, QRect(left, top, side, side)
+        assert span is not None
+        x0, x1 = int(geometry.x_of(span.start)), int(geometry.x_of(span.end))
+        if hit.kind is HitKind.volume:
+            line = round(volume_y(row, span.gain_db))
+            return text, QRect(x0, line - VOLUME_PICK_PX, x1 - x0, 2 * VOLUME_PICK_PX + 1)
+        centre = round(fade_handle_x(geometry, span, hit.kind is HitKind.fade_in))
+        top = clip_band(row)[0]
+        return text, QRect(centre - FADE_HANDLE_PX, top, 2 * FADE_HANDLE_PX, FADE_HANDLE_PX + 3)
 
     # -- events -------------------------------------------------------------------------------------------
 
@@ -63,6 +132,10 @@ class MouseGestures:
         if event.button() == Qt.MouseButton.RightButton:
             if hit.kind is HitKind.beat:
                 document.execute(RemoveBeatMarker(self.content.beat_times[hit.index]))
+            elif hit.kind in (HitKind.audio_header, HitKind.mute):
+                menu = track_menu(self._widget, document, hit.index)
+                menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                menu.popup(self._widget.mapToGlobal(position.toPoint()))
             return
         if event.button() != Qt.MouseButton.LeftButton:
             return
@@ -76,28 +149,50 @@ class MouseGestures:
         ):
             # The roll zone straddles the cut: the act the pointer is on is the one clicked.
             self._select_pressed(hit.index + int(hit.frame >= self.content.bounds[hit.index + 1]))
-            self._start(RollDrag(project, hit.index, hit.frame, playhead), hit.frame, event.modifiers())
+            self._start(RollDrag(project, hit.index, hit.frame, playhead), hit.frame, event)
         elif hit.kind is HitKind.act_edge:
             self._select_pressed(hit.index)
-            self._start(TrimDrag(project, hit.index, hit.frame, playhead), hit.frame, event.modifiers())
+            self._start(TrimDrag(project, hit.index, hit.frame, playhead), hit.frame, event)
         elif hit.kind is HitKind.act:
             self._click_act(hit.index, event.modifiers(), position.toPoint())
+        elif hit.kind is HitKind.mute:
+            muted = project.audio_tracks[hit.index].muted
+            document.execute(SetAudioTrack(hit.index, muted=not muted))
+        elif hit.kind in (HitKind.fade_in, HitKind.fade_out):
+            span = self.content.audio_spans[hit.index]
+            self._start(FadeDrag(project, span, hit.kind is HitKind.fade_in, hit.frame), hit.frame, event)
+        elif hit.kind is HitKind.volume:
+            span = self.content.audio_spans[hit.index]
+            row = self._geometry.row_at(position.y())
+            assert row is not None  # the volume line was hit in it
+            self._start(GainDrag(project, span, position.y(), clip_band(row)[1]), hit.frame, event)
         elif hit.kind in _EMPTY_TRACK_SPACE:
             document.set_selection([])
+            if hit.kind is HitKind.audio_clip:
+                self._clip_press = (position.toPoint(), hit.index)
 
     def move(self, event: QMouseEvent) -> None:
         position = event.position()
         frame = self._geometry.frame_at(position.x())
+        pressed = bool(event.buttons() & Qt.MouseButton.LeftButton)
         if self.scrubbing:
             self._document.set_playhead(round(frame))
         elif self.drag is not None:
-            self._update(frame, event.modifiers())
-        elif self._press is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            self._update(frame, position.y(), event.modifiers())
+        elif self._press is not None and pressed:
             origin, index, _ = self._press
             if (position.toPoint() - origin).manhattanLength() >= QApplication.startDragDistance():
                 self._press = None
                 start = self._geometry.frame_at(origin.x())
-                self._start(MoveDrag(self._document.project, index, start), frame, event.modifiers())
+                self._start(MoveDrag(self._document.project, index, start), frame, event)
+        elif self._clip_press is not None and pressed:
+            origin, index = self._clip_press
+            if (position.toPoint() - origin).manhattanLength() >= QApplication.startDragDistance():
+                self._clip_press = None
+                span = self.content.audio_spans[index]
+                start = self._geometry.frame_at(origin.x())
+                drag = ClipMoveDrag(self._document.project, span, start, self._document.playhead)
+                self._start(drag, frame, event)
         else:
             cursor = _CURSORS.get(self.hit(position.x(), position.y()).kind, Qt.CursorShape.ArrowCursor)
             self._widget.setCursor(cursor)
@@ -106,6 +201,7 @@ class MouseGestures:
         if event.button() != Qt.MouseButton.LeftButton:
             return
         self.scrubbing = False
+        self._clip_press = None
         if self._press is not None:
             _, index, select_alone = self._press
             self._press = None
@@ -114,28 +210,37 @@ class MouseGestures:
         drag = self.drag
         if drag is not None:
             # The release decides the final position, with the modifiers held at that moment.
-            self._update(self._geometry.frame_at(event.position().x()), event.modifiers())
+            position = event.position()
+            self._update(self._geometry.frame_at(position.x()), position.y(), event.modifiers())
             self.cancel()
             command = drag.command()
             if command is not None:
                 self._document.execute(command)
 
     def double_click(self, event: QMouseEvent) -> None:
-        """Double-click on the beat track (away from a beat) adds a beat at that frame."""
+        """Double-click on the beat track (away from a beat) adds a beat at that frame; on a clip's volume
+        line it sets the clip back to 0 dB."""
         position = event.position()
         hit = self.hit(position.x(), position.y())
-        if event.button() == Qt.MouseButton.LeftButton and hit.kind is HitKind.beats:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        if hit.kind is HitKind.beats:
             fps = self._document.project.settings.fps
             self._document.execute(AddBeatMarker(frames_to_seconds(max(0, round(hit.frame)), fps)))
+        elif hit.kind is HitKind.volume:
+            span = self.content.audio_spans[hit.index]
+            if span.gain_db != 0.0:
+                self._document.execute(SetAudioClipLevels(span.clip_id, gain_db=0.0, label="Reset volume"))
 
     def modifiers_changed(self, modifiers: Qt.KeyboardModifier) -> None:
         """Shift pressed or released mid-drag switches snapping at once, without waiting for a move."""
         if self.drag is not None:
-            self._update(self._pointer, modifiers)
+            self._update(*self._pointer, modifiers)
 
     def cancel(self) -> None:
         """Drop the drag in progress (nothing is executed)."""
         self._press = None
+        self._clip_press = None
         self.scrubbing = False
         if self.drag is not None:
             self.drag = None
@@ -178,27 +283,43 @@ class MouseGestures:
             self._document.set_selection([act_id])
         self._anchor_id = act_id
 
-    def _start(self, drag: Drag, pointer_frame: float, modifiers: Qt.KeyboardModifier) -> None:
+    def _start(self, drag: Drag, pointer_frame: float, event: QMouseEvent) -> None:
         self.drag = drag
-        moving = isinstance(drag, MoveDrag)
-        self._widget.setCursor(Qt.CursorShape.ClosedHandCursor if moving else Qt.CursorShape.SizeHorCursor)
-        self._update(pointer_frame, modifiers)
+        if isinstance(drag, MoveDrag | ClipMoveDrag):
+            cursor = Qt.CursorShape.ClosedHandCursor
+        else:
+            cursor = (
+                Qt.CursorShape.SizeVerCursor if isinstance(drag, GainDrag) else Qt.CursorShape.SizeHorCursor
+            )
+        self._widget.setCursor(cursor)
+        self._update(pointer_frame, event.position().y(), event.modifiers())
 
-    def _update(self, pointer_frame: float, modifiers: Qt.KeyboardModifier) -> None:
+    def _update(self, pointer_frame: float, pointer_y: float, modifiers: Qt.KeyboardModifier) -> None:
         drag = self.drag
-        self._pointer = pointer_frame
+        self._pointer = (pointer_frame, pointer_y)
+        shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+        free = shift or not self.snapping
+        tolerance = None if free else self._geometry.frames_in(SNAP_PX)
+        if shift:
+            hint = " — snapping off (Shift)"
+        else:
+            hint = " — snapping off" if free else " — hold Shift to place freely"
         if isinstance(drag, MoveDrag):
             drag.update(pointer_frame)
             self._show_status(drag.describe())
         elif isinstance(drag, TrimDrag | RollDrag):
-            shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
-            free = shift or not self.snapping
-            drag.update(pointer_frame, None if free else self._geometry.frames_in(SNAP_PX))
+            drag.update(pointer_frame, tolerance)
             self.preview = np.array(drag.preview_bounds(), dtype=np.int64)
-            if shift:
-                hint = " — snapping off (Shift)"
-            else:
-                hint = " — snapping off" if free else " — hold Shift to place freely"
+            self._show_status(drag.describe() + hint)
+        elif isinstance(drag, FadeDrag):
+            drag.update(pointer_frame)
+            self._show_status(drag.describe())
+        elif isinstance(drag, GainDrag):
+            drag.update(pointer_y, fine=shift)
+            self._show_status(drag.describe() + ("" if shift else " — hold Shift for fine steps"))
+        elif isinstance(drag, ClipMoveDrag):
+            row = self._geometry.row_at(pointer_y)
+            drag.update(pointer_frame, row.track if row and row.kind is RowKind.audio else None, tolerance)
             self._show_status(drag.describe() + hint)
         self._widget.update()
 
