@@ -18,6 +18,28 @@ from app.cli.common import (
     progress_bar,
     size_arg,
 )
+from app.errors import InputError
+
+
+def height_arg(text: str) -> int:
+    """An export height: even (video encoders need it), 16..4320 pixels (as the project file allows)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"height {text!r} is not a whole number of pixels") from None
+    if value % 2 or not 16 <= value <= 4320:
+        raise argparse.ArgumentTypeError(f"height {value} must be an even number of pixels in 16..4320")
+    return value
+
+
+def crf_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"crf {text!r} is not a whole number") from None
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"crf {value} is outside 0..51 (lower is better quality)")
+    return value
 
 
 def add_project_parsers(commands: argparse._SubParsersAction[Any]) -> None:
@@ -63,6 +85,20 @@ def add_project_parsers(commands: argparse._SubParsersAction[Any]) -> None:
     render.add_argument("--backend", help="render every act with this backend (default: each act's own)")
     render.add_argument(
         "--format", choices=["mp4", "h265", "mov", "png"], help="mp4 (H.264), h265, mov (ProRes) or png"
+    )
+    render.add_argument(
+        "--range",
+        choices=["whole", "in-out"],
+        default="whole",
+        help="whole film (default) or from the project's in point to its out point",
+    )
+    render.add_argument(
+        "--height",
+        type=height_arg,
+        help="output height in pixels, even, 16..4320; the width follows (default: the project size)",
+    )
+    render.add_argument(
+        "--crf", type=crf_arg, help="H.264/H.265 quality 0..51, lower is better (default 18, draft 23)"
     )
     render.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
 
@@ -154,11 +190,26 @@ def cmd_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _render(args: argparse.Namespace, project_path: Path, backend: str | None, fmt: str | None) -> int:
+def _render(
+    args: argparse.Namespace,
+    project_path: Path,
+    backend: str | None,
+    fmt: str | None,
+    in_out: bool = False,
+    height: int | None = None,
+    crf: int | None = None,
+) -> int:
     from app.engine.render import render_project
+    from app.model import ExportOptions, ExportRange
     from app.model.project_file import load_project
+    from app.model.range_commands import export_frames
 
     project = load_project(project_path)
+    chosen = ExportOptions(range=ExportRange.in_out if in_out else ExportRange.whole)
+    try:
+        frames = export_frames(project, chosen)
+    except InputError as error:
+        raise UsageError(f"{project_path}: --range in-out: {error}") from None
     fallbacks: list[str] = []
     with progress_bar("Rendering", args.json) as report:
         written = render_project(
@@ -168,13 +219,17 @@ def _render(args: argparse.Namespace, project_path: Path, backend: str | None, f
             draft=args.draft,
             backend=backend,
             fmt=fmt,
+            frames=frames,
+            height=height,
+            crf=crf,
             progress=report,
             warn=fallbacks.append,
         )
     for warning in fallbacks:
         print(f"storybeat: warning: {warning}", file=sys.stderr)
+    count = frames.length if frames is not None else project.duration_frames
     if args.json:
-        print(json.dumps({"output": str(written), "frames": project.duration_frames, "fallbacks": fallbacks}))
+        print(json.dumps({"output": str(written), "frames": count, "fallbacks": fallbacks}))
     else:
         print(f"wrote {written}")
     return EXIT_OK
@@ -186,7 +241,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         if args.format
         else None
     )
-    return _render(args, args.project, args.backend, fmt)
+    return _render(args, args.project, args.backend, fmt, args.range == "in-out", args.height, args.crf)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

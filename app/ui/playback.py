@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QToolButton, QWidget
 
+from app.model import FrameRange
 from app.model.commands import Changes
 from app.model.timebase import timecode
 from app.ui.document import DocumentController
@@ -65,18 +66,25 @@ class AudioOutput:
     """The mix played from timeline sample `start` through a sounddevice OutputStream.
 
     Samples are counted unwrapped (start + samples written so far); with `loop` they wrap from `end` back to
-    0. The stream callback runs on PortAudio's thread: it only copies samples from the mixer (which reads PCM
-    from disk) and records when its block reaches the DAC; it never touches Qt. The GUI thread reads
-    `position()` and `error`.
+    `first` (the in point, or 0). The stream callback runs on PortAudio's thread: it only copies samples from
+    the mixer (which reads PCM from disk) and records when its block reaches the DAC; it never touches Qt.
+    The GUI thread reads `position()` and `error`.
     """
 
     def __init__(
-        self, sounddevice: Any, mixer: AudioMixer, start: int, end: int, loop: bool, device: str | None = None
+        self,
+        sounddevice: Any,
+        mixer: AudioMixer,
+        start: int,
+        end: int,
+        loop: bool,
+        device: str | None = None,
+        first: int = 0,
     ) -> None:
         self.rate = mixer.sample_rate
         self.mixer = mixer
         self.error: str | None = None
-        self._start = start
+        self._first = first
         self._end = end
         self._loop = loop
         self._written = start
@@ -129,12 +137,25 @@ class AudioOutput:
         while done < len(out):
             sample = first + done
             if self._loop:
-                sample %= self._end
+                sample = self._first + (sample - self._first) % (self._end - self._first)
             elif sample >= self._end:
                 return
             count = min(len(out) - done, self._end - sample)
             out[done : done + count] = self.mixer.render(sample, count)
             done += count
+
+
+def play_span(marked: FrameRange | None, duration: int, playhead: int, loop: bool) -> tuple[int, int]:
+    """The frames [first, end) a play starting at `playhead` stays within, given the in/out range `marked`.
+
+    As in Resolve: with loop on and a range marked, play loops over the range (the caller moves a playhead
+    outside it to the in point); with loop off, a play that starts inside the range stops at its out point
+    (backwards: its in point), one that starts outside it plays to the film's end. Without a range: the film.
+    """
+    marked = marked.clipped(duration) if marked is not None else None
+    if marked is not None and (loop or marked.start <= playhead < marked.end):
+        return marked.start, marked.end
+    return 0, duration
 
 
 def _default_output(sounddevice: Any) -> str | None:
@@ -170,6 +191,7 @@ class PlaybackController(QObject):
         self._clock = clock or ElapsedClock()
         self._speed = 0
         self._loop = False
+        self._span = (0, 0)  # the frames [first, end) the current play stays within (see play_span)
         self._anchor_frame = 0.0  # the timer clock: the frame shown at `_anchor_time` (seconds)
         self._anchor_time = 0.0
         self._shown_frame = 0  # the frame this controller last put on the playhead
@@ -245,7 +267,7 @@ class PlaybackController(QObject):
 
     @Slot(bool)
     def set_loop(self, enabled: bool) -> None:
-        """Loop over the whole timeline instead of stopping at its end."""
+        """Loop over the in/out range (the whole timeline when none is marked) instead of stopping."""
         if enabled == self._loop:
             return
         self._loop = enabled
@@ -263,21 +285,29 @@ class PlaybackController(QObject):
     # -- clocks --------------------------------------------------------------------------------------------
 
     def _rewind_if_at_end(self, direction: int) -> None:
-        """Starting from a stop at the end (backwards: the start) without loop plays from the other end."""
+        """Starting from a stop at the end (backwards: the start) without loop plays from the other end; the
+        end of the in/out range when the playhead is in it."""
         if self.is_playing or self._loop:
             return
-        last = max(0, self._document.project.duration_frames - 1)
-        if direction > 0 and self._document.playhead >= last:
-            self._document.set_playhead(0)
-        elif direction < 0 and self._document.playhead <= 0:
+        project, playhead = self._document.project, self._document.playhead
+        first, end = play_span(project.in_out, project.duration_frames, playhead, loop=False)
+        last = max(first, end - 1)
+        if direction > 0 and playhead >= last:
+            self._document.set_playhead(first)
+        elif direction < 0 and playhead <= first:
             self._document.set_playhead(last)
 
     def _run(self, speed: int, with_audio: bool = True) -> None:
         """(Re)start the clock at `speed` from the current playhead; 0 stops."""
         self._close_audio()
-        duration = self._document.project.duration_frames
+        project = self._document.project
+        duration = project.duration_frames
         if duration == 0:
             speed = 0
+        self._span = play_span(project.in_out, duration, self._document.playhead, self._loop)
+        if speed != 0 and not self._span[0] <= self._document.playhead < self._span[1]:
+            self._shown_frame = self._span[0]  # our own move: the playhead handler must not restart play
+            self._document.set_playhead(self._span[0])  # looping over the range from outside it
         start = self._document.playhead
         self._shown_frame = start
         self._anchor_frame = float(start)
@@ -288,14 +318,14 @@ class PlaybackController(QObject):
             self._timer.stop()
         else:
             if speed == 1 and with_audio:
-                self._audio = self._open_audio(start, duration)
+                self._audio = self._open_audio(start, *self._span)
             # Twice per frame: a tick landing just before a frame boundary would otherwise hold a frame twice.
             fps = float(self._document.project.settings.fps)
             self._timer.start(max(4, int(500 / fps)))
         if changed:
             self.state_changed.emit()
 
-    def _open_audio(self, start_frame: int, duration: int) -> AudioOutput | None:
+    def _open_audio(self, start_frame: int, first_frame: int, end_frame: int) -> AudioOutput | None:
         mixer = self._drafts.mixer()
         if mixer is None:
             return None  # nothing to hear (no audio, or not decoded yet): the timer clock runs
@@ -303,10 +333,11 @@ class PlaybackController(QObject):
         if sounddevice is None:
             return None
         fps = self._document.project.settings.fps
-        start = round(start_frame / fps * mixer.sample_rate)
-        end = round(duration / fps * mixer.sample_rate)
+        start, first, end = (
+            round(frame / fps * mixer.sample_rate) for frame in (start_frame, first_frame, end_frame)
+        )
         try:
-            return AudioOutput(sounddevice, mixer, start, end, self._loop, self.output_device)
+            return AudioOutput(sounddevice, mixer, start, end, self._loop, self.output_device, first)
         except (sounddevice.PortAudioError, OSError, ValueError) as error:  # no device, busy, bad format
             _log.warning("cannot open the audio output: %s", error)
             self._notify_muted(muted_notice(self.output_device, _default_output(sounddevice)))
@@ -353,11 +384,11 @@ class PlaybackController(QObject):
         self._show(math.floor(position))
 
     def _show(self, frame: int) -> None:
-        duration = self._document.project.duration_frames
-        if self._loop and duration > 0:
-            frame %= duration
-        elif not 0 <= frame < duration:
-            self._shown_frame = min(max(frame, 0), max(0, duration - 1))
+        first, end = self._span
+        if self._loop and end > first:
+            frame = first + (frame - first) % (end - first)
+        elif not first <= frame < end:
+            self._shown_frame = min(max(frame, first), max(first, end - 1))
             self._document.set_playhead(self._shown_frame)
             self.pause()
             return
@@ -373,8 +404,9 @@ class PlaybackController(QObject):
 
     @Slot(object)
     def _on_document_changed(self, changes: Changes) -> None:
-        if self.is_playing and (changes.timing or changes.audio):
-            self._run(self._speed)  # the end of the timeline or the mix changed: the stream must know
+        if self.is_playing and (changes.timing or changes.audio or changes.settings):
+            # The end of the timeline, the in/out range or the mix changed: the stream must know.
+            self._run(self._speed)
 
     @Slot()
     def _on_document_replaced(self) -> None:
@@ -433,7 +465,7 @@ class TransportBar(QWidget):
             self.buttons[name] = button
         self.loop_button = QToolButton(self)
         self.loop_button.setText("⟲ Loop")
-        self.loop_button.setToolTip("Loop over the whole timeline")
+        self.loop_button.setToolTip("Loop over the in/out range, or the whole timeline when none is marked")
         self.loop_button.setCheckable(True)
         self.loop_button.toggled.connect(playback.set_loop)
         layout.addWidget(self.loop_button)
@@ -441,6 +473,10 @@ class TransportBar(QWidget):
         self.speed_label = QLabel(self)
         self.timecode_label = QLabel(self)
         self.timecode_label.setObjectName("timecode")
+        #: The in/out range's duration; hidden when none is marked.
+        self.in_out_label = QLabel(self)
+        self.in_out_label.setToolTip("Duration from the in point to the out point (mark them with I and O)")
+        layout.addWidget(self.in_out_label)
         layout.addWidget(self.speed_label)
         layout.addWidget(self.timecode_label)
         playback.state_changed.connect(self._on_playback_state_changed)
@@ -455,6 +491,10 @@ class TransportBar(QWidget):
         fps = project.settings.fps
         now = timecode(self._document.playhead, fps)
         self.timecode_label.setText(f"{now} / {timecode(project.duration_frames, fps)}")
+        marked = project.in_out.clipped(project.duration_frames) if project.in_out is not None else None
+        self.in_out_label.setVisible(marked is not None)
+        if marked is not None:
+            self.in_out_label.setText(f"In–Out {timecode(marked.length, fps)}")
 
     @Slot()
     def _on_playback_state_changed(self) -> None:
@@ -470,7 +510,7 @@ class TransportBar(QWidget):
 
     @Slot(object)
     def _on_document_changed(self, changes: Changes) -> None:
-        if changes.timing:
+        if changes.timing or changes.settings:
             self._update_timecode()
 
     @Slot()

@@ -21,18 +21,24 @@ from PySide6.QtWidgets import (
 from app.engine.cache import StageCache
 from app.engine.cancel import CancelToken
 from app.errors import Cancelled, StorybeatError
-from app.model import Project
+from app.model import ExportOptions, Project
+from app.model.range_commands import export_frames
 
 
 @dataclass
 class ExportJob:
-    """A frozen request: the project as it was when the user asked, and where to write it."""
+    """A frozen request: the project as it was when the user asked, where to write it and how.
+
+    `options` gives the range (whole film or the project's in/out points), height, quality and draft; the
+    format and the file are `fmt` and `output`.
+    """
 
     project: Project
     project_dir: Path
     output: Path
     cache: StageCache
     fmt: str | None = None
+    options: ExportOptions = field(default_factory=ExportOptions)
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -49,15 +55,20 @@ class ExportThread(QThread):
     def run(self) -> None:
         from app.engine.render import render_project  # heavy: keep it off the startup path
 
+        job = self.job
         try:
             written = render_project(
-                self.job.project,
-                self.job.project_dir,
-                self.job.output,
-                fmt=self.job.fmt,
-                cache=self.job.cache,
+                job.project,
+                job.project_dir,
+                job.output,
+                draft=job.options.draft,
+                fmt=job.fmt,
+                frames=export_frames(job.project, job.options),
+                height=job.options.height,
+                crf=job.options.crf,
+                cache=job.cache,
                 progress=self.progress.emit,
-                cancel=self.job.cancel,
+                cancel=job.cancel,
                 warn=self.warnings.append,
             )
         except Cancelled:
