@@ -625,10 +625,13 @@ def _store_act(act: Act, clip: Clip, cancel: CancelToken | None, quality: int, f
 
 
 def _motion_key(motion: MotionSettings) -> dict[str, Any]:
-    """The motion settings as a cache input. An act showing its whole move keys as it did before the path
-    window existed, so upgrading Storybeat keeps the renders already cached (finals take minutes each)."""
-    whole = motion.path_start == 0.0 and motion.path_end == 1.0
-    return motion.model_dump(mode="json", exclude={"path_start", "path_end"} if whole else None)
+    """The motion settings as a cache input. An act showing its whole move, without camera keys, keys as it
+    did before the path window and the keys existed, so upgrading Storybeat keeps the renders already cached
+    (finals take minutes each)."""
+    unused = {"path_start", "path_end"} if motion.path_start == 0.0 and motion.path_end == 1.0 else set()
+    if not motion.keyframes:
+        unused.add("keyframes")
+    return motion.model_dump(mode="json", exclude=unused or None)
 
 
 def _fallback_key(key: str) -> str:

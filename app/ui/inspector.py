@@ -57,6 +57,7 @@ from app.ui.inspector_fields import (
     select_value,
     tool_button,
 )
+from app.ui.inspector_keyframes import CameraKeysSection, show_preset_controls
 
 if TYPE_CHECKING:
     from app.engine.worker import ActStatus, DraftService
@@ -213,6 +214,9 @@ class InspectorPanel(QWidget):
         self.react_release.setToolTip("How long a hit takes to fade: higher is smoother")
         self.react_release.editingFinished.connect(self._on_react_release_editing_finished)
         form.addRow("  Release", self.react_release)
+        form.addRow(section_label("Camera keyframes"))
+        self.camera_keys = CameraKeysSection(self._document)
+        form.addRow(self.camera_keys)
 
         form.addRow(section_label("Transition to next act"))
         self.transition_kind = self._combo(
@@ -550,6 +554,8 @@ class InspectorPanel(QWidget):
         self.new_seed.setEnabled(any(not act.seed_locked for act in acts))
         select_value(self.camera, common(lambda act: act.motion.camera))
         self.intensity.set_value(common(lambda act: act.motion.intensity))
+        show_preset_controls((self.camera, self.intensity), acts)
+        self.camera_keys.show_acts(acts)
         select_value(self.easing, common(lambda act: act.motion.easing))
         self.audio_reactivity.set_value(common(lambda act: act.motion.audio_reactivity))
         for field, slider in self.react_sliders.items():

@@ -7,6 +7,9 @@ two paints (fast scrubbing, shuttle at 8x) cost one fetch.
 When the act under the playhead failed to render (a reference that is no longer an image, a model error),
 the viewer shows a failure slate naming the act and the reason instead of any picture: the proxy it still
 holds is of the act before the edit that failed, and showing it would say all is well.
+
+With camera editing on (View ▸ Edit Camera Keys) the camera overlay (app.ui.camera_overlay) covers the
+picture: the selected act's keyframe with the camera's view at the playhead, to drag. Off, the draft shows.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, QSizeF, Qt, Slot
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.model.commands import Changes
 from app.model.timebase import timecode
+from app.ui.camera_overlay import CameraOverlay
 from app.ui.document import DocumentController
 
 if TYPE_CHECKING:
@@ -82,6 +86,8 @@ class PreviewViewer(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paintEvent fills every pixel
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
+        self.camera_overlay = CameraOverlay(document, self)
+        self.camera_overlay.hide()
         document.playhead_changed.connect(self._on_document_playhead_changed)
         document.changed.connect(self._on_document_changed)
         document.replaced.connect(self._on_document_replaced)
@@ -101,6 +107,27 @@ class PreviewViewer(QWidget):
         if enabled != self._safe_area:
             self._safe_area = enabled
             self.update()
+
+    @property
+    def camera_editing(self) -> bool:
+        return not self.camera_overlay.isHidden()
+
+    @Slot(bool)
+    def set_camera_editing(self, enabled: bool) -> None:
+        """Show the camera overlay (the selected act's keyframe and camera view, to edit) instead of the
+        draft frame, or the draft again."""
+        self.camera_overlay.setGeometry(self.rect())
+        self.camera_overlay.setVisible(enabled)
+        if not enabled:
+            self._invalidate()
+
+    def shutdown(self) -> None:
+        """Wait for the overlay's picture read under way (before exit)."""
+        self.camera_overlay.shutdown()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.camera_overlay.setGeometry(self.rect())
 
     # -- document and drafts -------------------------------------------------------------------------------
 
@@ -155,6 +182,8 @@ class PreviewViewer(QWidget):
     # -- painting ------------------------------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        if self.camera_editing:
+            return  # the overlay covers every pixel; the draft is fetched when it shows again
         if self._stale:
             self._fetch()
         painter = QPainter(self)

@@ -120,8 +120,9 @@ def test_sizes_snap_to_the_model_multiple_within_its_trained_area() -> None:
 
 def test_motion_intensity_maps_onto_pipeline_arguments() -> None:
     assert motion_bucket(0.0) == 1 and motion_bucket(1.0) == 253 and motion_bucket(0.5) == 127
-    assert "zooms in" in motion_prompt("a fox", CameraMove.zoom_in, 0.5)
-    assert motion_prompt("a fox", CameraMove.pan_left, 0.9).startswith("a fox, dynamic")
+    assert "zooms in" in motion_prompt("a fox", MotionSettings(camera=CameraMove.zoom_in, intensity=0.5), 24)
+    pan = MotionSettings(camera=CameraMove.pan_left, intensity=0.9)
+    assert motion_prompt("a fox", pan, 24).startswith("a fox, dynamic")
 
 
 # -- through the real loading path --------------------------------------------------------------------------

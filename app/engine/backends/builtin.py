@@ -52,6 +52,7 @@ class BuiltinMotionBackend:
             height=request.height,
             seed=request.seed,
             reactivity=_resampled(request.reactivity, length, request.fps / rate),
+            key_step=float(request.fps / rate),  # camera keys are in act frames at the project rate
         )
         return TrimmedClip(
             RetimedClip(source, rate, request.fps, method=request.interpolation), request.length

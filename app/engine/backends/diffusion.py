@@ -41,6 +41,7 @@ from app.engine.models.registry import ModelEntry
 from app.engine.temporal import RetimedClip
 from app.errors import InputError, RenderError
 from app.model import CameraMove, FitMode
+from app.model.act import CameraKey, MotionSettings
 
 #: The lower-resolution rung of the memory ladder generates at this fraction of each side.
 _LOW_RESOLUTION_SCALE = 0.5
@@ -59,13 +60,45 @@ _CAMERA_PHRASES: Mapping[CameraMove, str] = {
     CameraMove.dolly_out: "camera dollies backward",
     CameraMove.drift: "gentle handheld drift",
 }
+#: The least change a keyframed move's description mentions: zoom doublings, frame fractions, degrees.
+_KEYED_MIN_ZOOM = 0.05
+_KEYED_MIN_SHIFT = 0.02
+_KEYED_MIN_ROLL = 2.0
 
 
-def motion_prompt(prompt: str, camera: CameraMove, intensity: float) -> str:
-    """The act's prompt with its camera move spelled out for text-guided video models."""
-    pace = "subtle" if intensity < 0.34 else "dynamic" if intensity > 0.67 else "smooth"
-    phrase = f"{pace} motion, {_CAMERA_PHRASES[camera]}"
+def motion_prompt(prompt: str, motion: MotionSettings, length: int) -> str:
+    """The act's prompt with its camera move spelled out for text-guided video models. A keyframed camera
+    is described by its overall move over the act's `length` frames (see `keyframed_move_phrase`)."""
+    if motion.keyframes:
+        phrase = keyframed_move_phrase(motion.key_at(0), motion.key_at(max(0, length - 1)))
+    else:
+        intensity = motion.intensity
+        pace = "subtle" if intensity < 0.34 else "dynamic" if intensity > 0.67 else "smooth"
+        phrase = f"{pace} motion, {_CAMERA_PHRASES[motion.camera]}"
     return f"{prompt.strip()}, {phrase}" if prompt.strip() else phrase
+
+
+def keyframed_move_phrase(start: CameraKey, end: CameraKey) -> str:
+    """How the camera goes from pose `start` (the act's first frame) to `end` (its last), in the words of
+    the preset moves: "camera slowly zooms in and pans right". Changes too small to see are left out."""
+    zoom = math.log2(end.zoom / start.zoom)  # doublings of the zoom
+    pan, tilt, roll = end.x - start.x, end.y - start.y, end.rotation - start.rotation
+    moves = []
+    if abs(zoom) >= _KEYED_MIN_ZOOM:
+        moves.append("zooms in" if zoom > 0 else "zooms out")
+    if abs(pan) >= _KEYED_MIN_SHIFT:
+        moves.append("pans right" if pan > 0 else "pans left")
+    if abs(tilt) >= _KEYED_MIN_SHIFT:
+        moves.append("tilts down" if tilt > 0 else "tilts up")
+    if abs(roll) >= _KEYED_MIN_ROLL:
+        moves.append("rolls clockwise" if roll > 0 else "rolls counter-clockwise")
+    if not moves:
+        return "static camera"
+    # How big the move is, 1 for a doubling of the zoom, a quarter of the frame travelled or a 30° roll.
+    size = max(abs(zoom), 4.0 * abs(pan), 4.0 * abs(tilt), abs(roll) / 30.0)
+    pace = "slowly " if size < 0.5 else "quickly " if size > 1.5 else ""
+    listed = moves[0] if len(moves) == 1 else f"{', '.join(moves[:-1])} and {moves[-1]}"
+    return f"camera {pace}{listed}"
 
 
 def motion_bucket(intensity: float) -> int:
@@ -270,7 +303,7 @@ class DiffusionBackend:
                 "decode_chunk_size": chunk or frames,
             }
         common.update(
-            prompt=motion_prompt(request.prompt, request.motion.camera, request.motion.intensity),
+            prompt=motion_prompt(request.prompt, request.motion, request.length),
             negative_prompt=request.negative_prompt or None,
             guidance_scale=guidance,
         )

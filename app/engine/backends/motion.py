@@ -5,6 +5,12 @@ canvas straight to the output size. The camera is described by where the output 
 on the fitted picture ("base frame", in output pixels), which makes the no-borders rule a matter of
 keeping four points inside a rectangle. Several keyframes are shown in turn and morphed with optical flow.
 
+An act with camera keys (MotionSettings.keyframes) follows them instead of its preset move: the pose at each
+frame is `MotionSettings.key_at(frame)`, the one interpolation the editor's camera overlay draws too. Every
+keyed pose gets its own least extra zoom that keeps the picture's edges out of view, so a key is shown as it
+was set whenever it fits, and a frame depends only on the keys and its frame: the two parts of a split act
+show exactly the frames of the unsplit one.
+
 Dolly moves, which a flat picture cannot show with real parallax, combine a stronger zoom curve than the
 zoom moves with a growing vertical keystone: the bottom of the picture is magnified more than the top, as
 when a camera travels forward over a ground plane, so a dolly reads as a push rather than a lens zoom.
@@ -12,6 +18,7 @@ when a camera travels forward over a ground plane, so a dolly reads as a push ra
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Sequence
@@ -22,7 +29,7 @@ import numpy as np
 
 from app.engine.flow import FlowInterpolator
 from app.engine.keyframe import fit_image
-from app.model.act import CameraMove, Easing, FitMode, MotionSettings
+from app.model.act import CameraKey, CameraMove, Easing, FitMode, MotionSettings, ease
 
 # Strength of each move at intensity 1.
 _ZOOM_RANGE = 0.35  # zooms end 35 % closer (exponentially, so the speed reads as constant)
@@ -38,6 +45,7 @@ _SHAKE_MAX = 0.015  # camera offset (fraction of the frame) at full envelope, re
 _FLASH_MAX = 0.6  # exposure gain added at full envelope, reactivity and flash
 _HANDLE_OVERRUN = 0.2  # the eased path continues this far past either end, for transition handles
 _FIT_SAMPLES = 33
+_KEY_SEGMENT_SAMPLES = 9  # poses checked between two camera keys when planning the canvas
 _MAX_OVERSCAN = 2.0  # canvas side at most this times the frame side (memory), even if a move zooms further
 _MORPH_FRACTION = 0.3  # of a reference's share of the act
 _MORPH_MIN_FRAMES = 4
@@ -60,13 +68,7 @@ def _ease(easing: Easing, t: float) -> float:
         return start_slope * t
     if t > 1.0:
         return 1.0 + end_slope * (t - 1.0)
-    if easing is Easing.ease_in:
-        return t * t
-    if easing is Easing.ease_out:
-        return 1.0 - (1.0 - t) * (1.0 - t)
-    if easing is Easing.ease_in_out:
-        return t * t * (3.0 - 2.0 * t)
-    return t
+    return ease(easing, t)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,15 @@ class _CameraPath:
             )
         return _Pose()  # static
 
+    def keyed_pose(self, key: CameraKey) -> _Pose:
+        """The pose of a camera key (its x and y are fractions of the frame's width and height)."""
+        return _Pose(
+            zoom=key.zoom,
+            offset_x=key.x * self.width,
+            offset_y=key.y * self.height,
+            clockwise_degrees=key.rotation,
+        )
+
     def corners(self, pose: _Pose, extra_zoom: float) -> tuple[np.ndarray, np.ndarray]:
         """(view centre (2,), corner offsets from it (4, 2)) on the base frame; corners TL, TR, BR, BL."""
         half_width, half_height = self.width / 2.0, self.height / 2.0
@@ -153,7 +164,8 @@ def _zoom_to_fit(centre: np.ndarray, offsets: np.ndarray, width: int, height: in
     needed = 0.0
     for axis, size in ((0, width), (1, height)):
         reach = offsets[:, axis]
-        room = np.where(reach > 0.0, size - centre[axis], centre[axis])
+        # A keyed view centred on the picture's very edge has no room: a tiny floor keeps the zoom finite.
+        room = np.maximum(np.where(reach > 0.0, size - centre[axis], centre[axis]), 1e-3)
         needed = max(needed, float(np.max(np.abs(reach) / room)))
     return needed
 
@@ -170,9 +182,11 @@ class MotionClip:
     Frames are (height, width, 3) uint8 RGB. `images` are the act's keyframes at their own size (at least
     one); `length` is the act body in frames at the project rate; `seed` varies the drift move;
     `reactivity` is an optional per-frame envelope in [0, 1] (one value per body frame) that pulses the
-    zoom. Any frame index is valid: indices outside [0, length) are transition handles, where the camera
-    keeps going a little past the ends. Frames depend only on the constructor arguments and the index.
-    Thread-safe.
+    zoom; `key_step` is how many act frames (the unit of camera keys) one index of this clip spans — more
+    than 1 when the motion is made at a lower rate than the project's. Any frame index is valid: indices
+    outside [0, length) are transition handles, where a preset move keeps going a little past the ends and
+    a keyed camera holds its pose (key_at holds). Frames depend only on the constructor arguments and the
+    index. Thread-safe.
     """
 
     def __init__(
@@ -185,6 +199,7 @@ class MotionClip:
         height: int,
         seed: int,
         reactivity: np.ndarray | None = None,
+        key_step: float = 1.0,
     ) -> None:
         if not images:
             raise ValueError("motion clip: needs at least one keyframe image")
@@ -206,6 +221,7 @@ class MotionClip:
         self._move_length = (length - 1) / span + 1 if span > 0 else float(length)
         self._move_offset = settings.path_start * (self._move_length - 1) if span > 0 else 0.0
         self._path = _CameraPath(settings, width, height, seed)
+        self._key_step = float(key_step)
         self._envelope = self._check_envelope(reactivity, length) if settings.audio_reactivity > 0 else None
         start_slope, end_slope = _END_SLOPES[settings.easing]
         self._u_range = (
@@ -219,7 +235,7 @@ class MotionClip:
             if self._envelope is not None
             else 0.0
         )
-        self._extra_zoom /= 1.0 - 2.0 * self._shake
+        self._shake_zoom = 1.0 / (1.0 - 2.0 * self._shake)
         self._seed = seed
         canvas_width = max(width, round(width * overscan))
         canvas_height = max(height, round(height * overscan))
@@ -244,18 +260,53 @@ class MotionClip:
         return np.clip(np.nan_to_num(envelope), 0.0, 1.0)
 
     def _plan_overscan(self) -> tuple[float, float]:
-        """(extra zoom keeping the whole path inside the picture, canvas size over frame size)."""
-        poses = [self._path.pose(u) for u in np.linspace(*self._u_range, _FIT_SAMPLES)]
-        extra_zoom = max(
-            _zoom_to_fit(*self._path.corners(pose, 1.0), self.width, self.height) for pose in poses
-        )
+        """(extra zoom keeping the whole preset path inside the picture, canvas size over frame size).
+
+        A keyed camera is planned over every key of the shot, those outside the act too, so that the parts
+        of a split act get the same canvas as the whole act and show the very same frames."""
+        if self.settings.keyframes:
+            poses = [self._keyed_pose_at(frame) for frame in self._key_planning_frames()]
+            extra_zooms = [self._keyed_fit(pose) for pose in poses]
+            extra_zoom = 1.0  # unused: each keyed pose has its own (see _extra_zoom_for)
+        else:
+            poses = [self._path.pose(u) for u in np.linspace(*self._u_range, _FIT_SAMPLES)]
+            extra_zoom = max(
+                _zoom_to_fit(*self._path.corners(pose, 1.0), self.width, self.height) for pose in poses
+            )
+            extra_zooms = [extra_zoom] * len(poses)
         # Enough canvas pixels that the closest view is not enlarged (the pulse zooms in further still).
         pulse = 1.0 + _PULSE_MAX * self.settings.audio_reactivity if self._envelope is not None else 1.0
         closest = 1.0
-        for pose in poses:
-            centre, offsets = self._path.corners(pose, extra_zoom)
+        for pose, zoom in zip(poses, extra_zooms, strict=True):
+            centre, offsets = self._path.corners(pose, zoom)
             closest = max(closest, _magnification(centre + offsets, self.width, self.height))
         return extra_zoom, min(_MAX_OVERSCAN, closest * pulse)
+
+    def _key_planning_frames(self) -> list[float]:
+        """Act frames at which the keyed path is checked: every key and a few points between each pair."""
+        frames = [float(key.frame) for key in self.settings.keyframes]
+        planned = frames[:1]
+        for start, end in itertools.pairwise(frames):
+            planned.extend(np.linspace(start, end, _KEY_SEGMENT_SAMPLES)[1:].tolist())
+        return planned
+
+    def _keyed_pose_at(self, act_frame: float) -> _Pose:
+        return self._path.keyed_pose(self.settings.key_at(act_frame))
+
+    def _keyed_fit(self, pose: _Pose) -> float:
+        """The least extra zoom (at least 1: a key's own zoom is kept) that keeps borders out of `pose`."""
+        return max(1.0, _zoom_to_fit(*self._path.corners(pose, 1.0), self.width, self.height))
+
+    def _pose(self, index: int) -> _Pose:
+        """The camera at clip frame `index`: from the keys when the act has any, else along the preset."""
+        if self.settings.keyframes:
+            return self._keyed_pose_at(index * self._key_step)
+        return self._path.pose(self._path_time(index))
+
+    def _extra_zoom_for(self, pose: _Pose) -> float:
+        """The zoom added to `pose` so that neither the move nor the shake ever shows past the picture."""
+        fit = self._keyed_fit(pose) if self.settings.keyframes else self._extra_zoom
+        return fit * self._shake_zoom
 
     def _move_time(self, index: int) -> float:
         """Time of the whole move at body frame `index`: path_start at the first frame, path_end at the last,
@@ -319,9 +370,10 @@ class MotionClip:
     def frame(self, index: int) -> np.ndarray:
         """The frame at `index` (frames from the act's first body frame; any int), (height, width, 3) RGB."""
         index = int(index)
-        pose = self._path.pose(self._path_time(index))
-        centre, offsets = self._path.corners(pose, self._extra_zoom * self._pulse(index))
-        centre = centre + self._shake_offset(index) / (pose.zoom * self._extra_zoom)  # a fraction of the view
+        pose = self._pose(index)
+        extra_zoom = self._extra_zoom_for(pose)
+        centre, offsets = self._path.corners(pose, extra_zoom * self._pulse(index))
+        centre = centre + self._shake_offset(index) / (pose.zoom * extra_zoom)  # a fraction of the view
         # Pixel centres sit at +0.5 in the continuous coordinates the corners use.
         source = ((centre + offsets) * self._to_canvas - 0.5).astype(np.float32)
         target = np.array(

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QLine, QPointF, QRect, Qt
-from PySide6.QtGui import QFont, QImage, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QPolygonF
 
-from app.model import Project, TransitionKind
+from app.model import Act, Project, TransitionKind
 from app.model.review_commands import shown_rating
 from app.ui.timeline.content import TimelineContent
 from app.ui.timeline.geometry import HEADER_WIDTH, Row, RowKind, TimelineGeometry
@@ -38,6 +38,9 @@ NAME_BAR = 17
 THUMB_HEIGHT = 44  # fits under the name bar of the acts track
 BADGE = 14
 STAR = 9  # pixels per review star
+KEY_MARK = 4  # half the width of a camera keyframe's diamond (pixels)
+KEY_MARK_FILL = QColor("#f4f6f8")
+KEY_MARK_EDGE = QColor("#1b1c1f")
 _MAX_ELIDED = 4096
 
 
@@ -227,6 +230,8 @@ class TimelinePainter:
         rating = shown_rating(act)
         if rating is not None and width >= 28:
             self._paint_rating(painter, rating, x, top + height - STAR - 3, inner)
+        if act.motion.keyframes and width >= 12:
+            _paint_camera_keys(painter, act, x, top + height - KEY_MARK - 1, inner)
         if selected:
             painter.setPen(QPen(Palette.selection_border, 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -319,9 +324,15 @@ class TimelinePainter:
     # -- overlays -----------------------------------------------------------------------------------------
 
     def _paint_overlays(self, painter: QPainter, geometry: TimelineGeometry, state: PaintState) -> None:
-        """The reorder ghost, the insertion mark, the snap guide and the playhead, over all tracks."""
+        """The in/out range's tint, the reorder ghost, the insertion mark, the snap guide and the playhead,
+        over all tracks."""
         acts_row = geometry.row(RowKind.acts)
         bottom = geometry.tracks_height
+        project = state.project
+        marked = project.in_out.clipped(project.duration_frames) if project.in_out is not None else None
+        if marked is not None:
+            x0, x1 = int(geometry.x_of(marked.start)), int(geometry.x_of(marked.end))
+            painter.fillRect(x0, acts_row.top, max(1, x1 - x0), bottom - acts_row.top, Palette.in_out_tint)
         if state.moving_index is not None:
             duration = state.project.acts[state.moving_index].duration_frames
             x = int(geometry.x_of(state.ghost_start))
@@ -357,6 +368,9 @@ def _star_shape(radius: float) -> QPolygonF:
 
 
 _STAR_SHAPE = _star_shape(STAR * 0.48)
+_KEY_SHAPE = QPolygonF(
+    [QPointF(0, -KEY_MARK), QPointF(KEY_MARK, 0), QPointF(0, KEY_MARK), QPointF(-KEY_MARK, 0)]
+)
 _WARNING_SHAPE = QPolygonF([QPointF(6, 0), QPointF(12, 11), QPointF(0, 11)])
 
 
@@ -370,6 +384,20 @@ def _paint_qc_badge(painter: QPainter, severity: str, current: bool, left: int, 
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
     painter.fillRect(left + 7, top + 7, 1, 4, Palette.background if current else color)
     painter.fillRect(left + 7, top + 12, 1, 1, Palette.background if current else color)
+
+
+def _paint_camera_keys(painter: QPainter, act: Act, x: int, y: int, inner: int) -> None:
+    """A diamond centred at height `y` at each camera key inside the act (keys outside it, kept by a split
+    or a trim, have no frame of this act to mark)."""
+    scale = inner / act.duration_frames
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(QPen(KEY_MARK_EDGE, 1))
+    painter.setBrush(KEY_MARK_FILL)
+    for key in act.motion.keyframes:
+        if 0 <= key.frame < act.duration_frames:
+            centre = x + (key.frame + 0.5) * scale
+            painter.drawPolygon(_KEY_SHAPE.translated(centre, y))
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
 
 def _to_pixmap(rgb: np.ndarray | None) -> QPixmap | None:
