@@ -385,6 +385,7 @@ class RelinkMedia(Command):
                 audio = True
         if project.beats.source is not None and project.beats.source.path in self.moves:
             project.beats = project.beats.model_copy(update={"source": moved(project.beats.source)})
+        project.media_bin = [moved(ref) for ref in project.media_bin]
         return Changes(acts=frozenset(touched), audio=audio)
 
     def revert(self, project: Project) -> Changes:
@@ -395,4 +396,5 @@ class RelinkMedia(Command):
         for clip, before_clip in zip(project.audio, old.audio, strict=True):
             clip.media = before_clip.media
         project.beats = old.beats
+        project.media_bin = old.media_bin
         return Changes(acts=frozenset(a.id for a in project.acts), audio=True)

@@ -24,16 +24,20 @@ def test_moved_files_are_found_by_content_and_relinked(tmp_path: Path) -> None:
         acts=[Act(id="a", duration_frames=10, references=[MediaRef.for_file(photo, project_dir)])],
         audio=[AudioClip(media=MediaRef.for_file(music, project_dir))],
     )
+    still = Path(shutil.copy(DEMO / "02_chelsea.jpg", project_dir / "bin-only.jpg"))
+    still.write_bytes(still.read_bytes() + b"\0")  # other content than cat.jpg: found on its own
+    project.media_bin = [MediaRef.for_file(still, project_dir)]
     moved = tmp_path / "elsewhere" / "deep"
     moved.mkdir(parents=True)
     photo.rename(moved / "renamed-cat.jpg")
     music.rename(moved / "song.m4a")
+    still.rename(moved / "bin-only.jpg")
     (moved / "decoy.jpg").write_bytes(b"not the same bytes")
 
     resolver = MediaResolver(project_dir)
-    assert len(resolver.missing(project)) == 2
+    assert len(resolver.missing(project)) == 3
     moves = find_moved_media(project, resolver, tmp_path / "elsewhere")
-    assert set(moves) == {"cat.jpg", "song.m4a"}
+    assert set(moves) == {"cat.jpg", "song.m4a", "bin-only.jpg"}
     assert moves["cat.jpg"].path == "../elsewhere/deep/renamed-cat.jpg"
 
     before = dumps_project(project)

@@ -524,7 +524,7 @@ def test_a_text_file_named_jpg_is_refused_on_drop_with_one_line(
 def test_a_drag_without_images_is_refused(view: TimelineView, document: DocumentController) -> None:
     mime = QMimeData()
     mime.setText("just text")
-    mime.setUrls([QUrl.fromLocalFile("/tmp/song.wav")])
+    mime.setUrls([QUrl.fromLocalFile("/tmp/notes.txt")])  # a sound is taken, by the audio tracks
     enter, _ = _send_drag(view, mime, 60)
     assert not enter.isAccepted()
     assert len(document.project.acts) == 4

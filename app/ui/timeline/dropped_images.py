@@ -11,29 +11,18 @@ from PySide6.QtCore import QMimeData
 from app.engine.image_check import check_image
 from app.errors import MediaError
 from app.model import Act, MediaRef, Project
+from app.model.bin_commands import IMAGE_SUFFIXES, new_act_frames
 from app.model.commands import AddAct
 from app.ui.document import DocumentController
 
 #: The MIME type of a dragged template card; the data is the template id (UTF-8).
 TEMPLATE_MIME = "application/x-storybeat-template"
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-#: A new act lasts this many beats when the tempo is known, else DEFAULT_SECONDS.
-BEATS_PER_NEW_ACT = 8
-DEFAULT_SECONDS = 2
 
 
 def image_paths(mime: QMimeData) -> list[Path]:
     """Local image files among the dropped urls, in the order given (anything else is ignored)."""
     paths = (Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile())
     return [path for path in paths if path.suffix.lower() in IMAGE_SUFFIXES]
-
-
-def new_act_frames(project: Project) -> int:
-    """Duration of an act made from a dropped image: 8 beats at the project tempo, else 2 seconds (frames)."""
-    fps = project.settings.fps
-    tempo = project.beats.tempo
-    seconds = BEATS_PER_NEW_ACT * 60 / tempo if tempo > 0 else DEFAULT_SECONDS
-    return max(1, round(seconds * fps))
 
 
 def acts_for_images(
