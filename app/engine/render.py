@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from app.engine.audio.decode import PcmFile
 from app.engine.audio.mix import AudioMixer, MixClip
@@ -18,11 +21,13 @@ from app.engine.pipeline import ActPipeline, RenderTarget
 from app.engine.recipe import project_recipe, recipe_json
 from app.engine.timeline import TimelineFrames
 from app.errors import InputError
-from app.model import AudioClip, Project
+from app.model import AudioClip, FrameRange, Project
 from app.model.timebase import frames_to_seconds
 
 EXPORT_SAMPLE_RATE = 48000
 EXPORT_CHANNELS = 2
+#: Output heights an export may ask for (pixels, even: video encoders subsample chroma by two).
+MIN_EXPORT_HEIGHT, MAX_EXPORT_HEIGHT = 16, 4320
 #: File name of a decoded audio entry in the stage cache (raw PCM; the key is the source's content hash).
 _PCM_FILE = "audio.f32"
 
@@ -71,10 +76,16 @@ def decoded_pcm(clip: AudioClip, pipeline: ActPipeline) -> PcmFile:
 
 
 def audio_mixer(project: Project, pipeline: ActPipeline) -> AudioMixer | None:
-    """The project's audio clips decoded once into the cache and placed on the timeline."""
+    """The project's audio clips decoded once into the cache and placed on the timeline.
+
+    None when the project has no audio clips (the export has no audio stream). Clips on muted tracks are
+    left out; when every clip is muted the mixer plays silence, so the export keeps its audio stream, as
+    Resolve's does.
+    """
     if not project.audio:
         return None
     fps = project.settings.fps
+    muted = {index for index, track in enumerate(project.audio_tracks) if track.muted}
     clips = [
         MixClip(
             pcm=decoded_pcm(clip, pipeline),
@@ -86,6 +97,7 @@ def audio_mixer(project: Project, pipeline: ActPipeline) -> AudioMixer | None:
             fade_out_s=frames_to_seconds(clip.fade_out_frames, fps),
         )
         for clip in project.audio
+        if clip.track not in muted
     ]
     return AudioMixer(clips, EXPORT_SAMPLE_RATE, EXPORT_CHANNELS)
 
@@ -98,6 +110,9 @@ def render_project(
     draft: bool = False,
     backend: str | None = None,
     fmt: str | None = None,
+    frames: FrameRange | None = None,
+    height: int | None = None,
+    crf: int | None = None,
     cache: StageCache | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
@@ -105,48 +120,93 @@ def render_project(
 ) -> Path:
     """Render `project` (whose media paths are relative to `project_dir`) to `out`; returns the path written.
 
-    Draft renders use the preview size and the draft proxy cache; final renders use the project size.
-    Raises InputError for anything wrong with the project or the output path before rendering starts.
-    `warn` hears, after the export, of every act a generative model could not render (the built-in motion
-    backend stood in).
+    `frames`: only timeline frames start..end-1 (with the audio of exactly that stretch), None: the whole
+    film. `height`: the output height in pixels (even, 16..4320; the width follows the project's aspect),
+    None: the project size for a final render, the preview size for a draft. `crf`: the H.264/H.265
+    quality (0..51, lower is better), None: 18 for a final render, 23 for a draft.
+    Draft renders use the draft proxy cache. Raises InputError for anything wrong with the project, the
+    options or the output path before rendering starts. `warn` hears, after the export, of every act a
+    generative model could not render (the built-in motion backend stood in).
     """
     export_format = format_for_path(out, fmt)
     pipeline = ActPipeline(project_dir, cache or StageCache())
     check_renderable(project, pipeline, backend, draft)
+    span = _checked_span(frames, project.duration_frames)
     pipeline.set_project(project)
-    target = RenderTarget.preview(project) if draft else RenderTarget.final(project)
+    target = export_target(project, draft, height)
     settings = ExportSettings(
         fps=target.fps,
         width=target.width,
         height=target.height,
         format=export_format,
         preset="veryfast" if draft else "medium",
-        crf=23 if draft else 18,
+        crf=crf if crf is not None else 23 if draft else 18,
         audio_sample_rate=EXPORT_SAMPLE_RATE,
         audio_channels=EXPORT_CHANNELS,
     )
+    # Lazy: an act is rendered only when a frame of the span asks for it (a range leaves the others alone).
     clips = [
         LazyClip(partial(pipeline.clip, act, target, backend, cancel), act.duration_frames)
         for act in project.acts
     ]
     timeline = TimelineFrames(project.acts, clips)
     mixer = audio_mixer(project, pipeline)
-    recipe = recipe_json(project_recipe(project, pipeline.media, draft, backend))
+    # The export's audio sample n is the timeline's sample at the span's first frame + n.
+    first_sample = round(span.start * Fraction(EXPORT_SAMPLE_RATE) / target.fps)
+    metadata = {
+        "storybeat_recipe": recipe_json(project_recipe(project, pipeline.media, draft, backend)),
+        "title": Path(out).stem,
+    }
+    if frames is not None:
+        metadata["storybeat_frames"] = f"{span.start}-{span.end - 1}"
     written = export_video(
         out,
-        iter(timeline),
-        timeline.length,
+        (timeline.frame(index) for index in range(span.start, span.end)),
+        span.length,
         settings,
-        audio=mixer.render if mixer else None,
-        metadata={"storybeat_recipe": recipe, "title": Path(out).stem},
+        audio=partial(_shifted_mix, mixer, first_sample) if mixer else None,
+        metadata=metadata,
         progress=progress,
         cancel=cancel,
     )
-    for act in project.acts:
+    for act, start in zip(project.acts, timeline.starts, strict=True):
+        if start >= span.end or start + act.duration_frames <= span.start:
+            continue  # not in the export
         reason = pipeline.fallback_reason(pipeline.act_key(act, target, backend))
         if reason is not None and warn is not None:
             warn(f"act {act.name!r}: {reason}")
     return written
 
 
-__all__ = ["ExportFormat", "check_renderable", "render_project"]
+def export_target(project: Project, draft: bool, height: int | None) -> RenderTarget:
+    """The size and rate an export renders at: `height` pixels high (InputError unless even and within
+    MIN_EXPORT_HEIGHT..MAX_EXPORT_HEIGHT) with the project's aspect and an even width; None: the project
+    size (final) or the preview size (draft)."""
+    if height is None:
+        return RenderTarget.preview(project) if draft else RenderTarget.final(project)
+    if height % 2 or not MIN_EXPORT_HEIGHT <= height <= MAX_EXPORT_HEIGHT:
+        raise InputError(
+            f"export height {height} must be an even number of pixels "
+            f"in {MIN_EXPORT_HEIGHT}..{MAX_EXPORT_HEIGHT}"
+        )
+    s = project.settings
+    width = max(2, round(height * s.width / s.height / 2) * 2)
+    return RenderTarget(width, height, s.fps, draft=draft)
+
+
+def _checked_span(frames: FrameRange | None, duration: int) -> FrameRange:
+    """The timeline frames to export: `frames`, or the whole film; InputError when they leave the film."""
+    if frames is None:
+        return FrameRange(start=0, end=duration)
+    if frames.end > duration:
+        raise InputError(
+            f"export range {frames.start}..{frames.end - 1} is outside the film (0..{duration - 1})"
+        )
+    return frames
+
+
+def _shifted_mix(mixer: AudioMixer, first_sample: int, start: int, count: int) -> np.ndarray:
+    return mixer.render(first_sample + start, count)
+
+
+__all__ = ["ExportFormat", "check_renderable", "export_target", "render_project"]

@@ -287,6 +287,9 @@ class Project(BaseModel):
         for clip in copy.audio:
             clip.media = rebased(clip.media, old_dir, new_dir)
         copy.media_bin = [rebased(ref, old_dir, new_dir) for ref in copy.media_bin]
+        if copy.export.output is not None:
+            output = rebased(MediaRef(path=copy.export.output), old_dir, new_dir).path
+            copy.export = copy.export.model_copy(update={"output": output})
         copy.templates = [
             embedded.model_copy(
                 update={

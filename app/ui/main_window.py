@@ -13,12 +13,17 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QSplitter, QVBoxL
 
 from app.engine.templates import TemplateLibrary
 from app.engine.worker import DraftService
+from app.model import ExportOptions
 from app.model.commands import Changes, SnapCutsToBeats
+from app.model.range_commands import SetExportOptions
 from app.model.recovery import RecoveryStore
 from app.ui.clipboard import ActClipboard, PasteAttributesDialog
 from app.ui.document import DocumentController
-from app.ui.files import QUITTING, FileController, existing_directory, save_file_name
+from app.ui.export_dialog import ExportDialog
+from app.ui.files import QUITTING, FileController, existing_directory
+from app.ui.in_out import InOutController
 from app.ui.inspector import InspectorPanel
+from app.ui.media_bin import MediaBinPanel
 from app.ui.models_service import ModelsService, registry_for
 from app.ui.music import MusicController
 from app.ui.playback import PlaybackController, TransportBar
@@ -37,26 +42,19 @@ if TYPE_CHECKING:
 
 #: The smallest window at which every control keeps the room it asks for (the layout may ask for more).
 MIN_WINDOW_SIZE = QSize(1024, 640)
-#: Docks are never narrower than this (pixels): the inspector's fields and the four dock tabs fit.
-DOCK_MIN_WIDTH = 360
+#: Docks are never narrower than this (pixels): the inspector's fields and the five dock tabs fit.
+DOCK_MIN_WIDTH = 400
 #: The docks' width on a first start (pixels).
-DOCK_WIDTH = 380
+DOCK_WIDTH = 410
 #: QSettings keys of the window layout: geometry, docks (QMainWindow.saveState), the dock tab on screen.
 _GEOMETRY_KEY = "window/geometry"
 _STATE_KEY = "window/state"
 _DOCK_TAB_KEY = "window/dock_tab"
 #: Bump when the docks change, so that an older saved dock layout is ignored rather than half applied.
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 #: Snap tolerance of the "Snap Cuts to Beats" command, in frames.
 SNAP_ALL_TOLERANCE_FRAMES = 6
-
-_EXPORT_FILTERS = {
-    "H.264 video (*.mp4)": ("h264", ".mp4"),
-    "H.265 video (*.mp4)": ("h265", ".mp4"),
-    "ProRes video (*.mov)": ("prores", ".mov"),
-    "PNG sequence (folder)": ("png", ""),
-}
 
 
 class MainWindow(QMainWindow):
@@ -101,6 +99,9 @@ class MainWindow(QMainWindow):
         self.review = ReviewMode(document, self.playback, self)
         self.music = MusicController(document, drafts.cache, self)
         self.clipboard = ActClipboard(document, self)
+        self.media_bin = MediaBinPanel(document)
+        self.in_out = InOutController(document, self)
+        self.export_dialog: ExportDialog | None = None  # the last one opened (File ▸ Export…)
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -124,11 +125,20 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(inspector_dock, self.templates_dock)
         self.qc_dock = self._dock("Quality checks", self.qc, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(inspector_dock, self.qc_dock)
+        self.media_dock = self._dock("Media", self.media_bin, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(inspector_dock, self.media_dock)
+        self.media_dock.visibilityChanged.connect(self.media_bin.set_active)
         inspector_dock.raise_()
         queue_dock = self._dock("Render queue", self.render_queue, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([inspector_dock, queue_dock], [720, 140], Qt.Orientation.Vertical)
         self.resizeDocks([inspector_dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
-        self._tab_docks = (inspector_dock, self.takes_dock, self.templates_dock, self.qc_dock)
+        self._tab_docks = (
+            inspector_dock,
+            self.takes_dock,
+            self.templates_dock,
+            self.qc_dock,
+            self.media_dock,
+        )
 
         self._build_menus()
         self.setMinimumSize(MIN_WINDOW_SIZE.expandedTo(self.minimumSizeHint()))
@@ -206,6 +216,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Save", self.files.save, QKeySequence.StandardKey.Save)
         self._action(file, "Save &As…", self.files.save_as, QKeySequence.StandardKey.SaveAs)
         file.addSeparator()
+        self._action(file, "&Import Media…", self._on_import_media_triggered, "Ctrl+I")
         self._action(file, "Relink &Media…", self._on_relink_triggered)
         self._action(file, "&Export…", self._on_export_triggered, "Ctrl+E")
         file.addSeparator()
@@ -227,6 +238,8 @@ class MainWindow(QMainWindow):
         self._action(edit, "&Split at Playhead", self.timeline.split_at_playhead, "S")
         self._action(edit, "&Delete (Ripple)", self.timeline.delete_selected, QKeySequence.StandardKey.Delete)
         self._action(edit, "Snap Cuts to &Beats", self._on_snap_all_triggered, "Ctrl+B")
+        self._action(edit, "Add Acts from &Files…", self.media_bin.add_acts_dialog)
+        self._action(edit, "Add Audio Trac&k", self.timeline.add_audio_track)
         self._action(edit, "Select &All", self._on_select_all_triggered, QKeySequence.StandardKey.SelectAll)
         edit.addSeparator()
         self._action(edit, "Check &Quality", self._on_check_quality_triggered, "Ctrl+Shift+K")
@@ -238,6 +251,8 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         safe = self._action(view, "Safe &Areas", self.viewer.set_safe_area, "'")
         safe.setCheckable(True)
+        camera = self._action(view, "Edit &Camera Keys", self.viewer.set_camera_editing, "Shift+C")
+        camera.setCheckable(True)
         snapping = self._action(view, "S&napping", self.timeline.set_snapping, "N")
         snapping.setCheckable(True)
         snapping.setChecked(True)
@@ -283,6 +298,12 @@ class MainWindow(QMainWindow):
         self._action(play, "Next Frame", lambda: self.playback.step(1), "Right")
         self._action(play, "Go to Start", lambda: self.document.set_playhead(0), "Home")
         self._action(play, "Go to End", self._on_go_to_end_triggered, "End")
+        play.addSeparator()
+        self._action(play, "Mark &In", self.in_out.mark_in, "I")
+        self._action(play, "Mark &Out", self.in_out.mark_out, "O")
+        self._action(play, "&Clear In and Out", self.in_out.clear, "Alt+X")
+        self._action(play, "Go to In", self.in_out.go_to_in, "Shift+I")
+        self._action(play, "Go to Out", self.in_out.go_to_out, "Shift+O")
         self._loop = self._action(play, "&Loop", self.playback.set_loop, "Ctrl+L")
         self._loop.setCheckable(True)
         play.addSeparator()
@@ -382,24 +403,39 @@ class MainWindow(QMainWindow):
     def _on_select_all_triggered(self) -> None:
         self.document.set_selection([act.id for act in self.document.project.acts])
 
+    def _on_import_media_triggered(self) -> None:
+        self.media_dock.show()
+        self.media_dock.raise_()
+        self.media_bin.import_dialog()
+
     def _on_relink_triggered(self) -> None:
         folder = existing_directory(self, "Search for moved media in", str(Path.home()))
         if folder:
             self.files.relink_from(Path(folder))
 
     def _on_export_triggered(self) -> None:
-        stem = self.document.path.stem if self.document.path else "Untitled"
-        start = str((self.document.path.parent if self.document.path else Path.home()) / f"{stem}.mp4")
-        name, chosen = save_file_name(self, "Export", start, ";;".join(_EXPORT_FILTERS))
-        if name:
-            fmt, suffix = _EXPORT_FILTERS.get(chosen, ("h264", ".mp4"))
-            output = Path(name) if not suffix or name.endswith(suffix) else Path(name + suffix)
-            self.export_to(output, fmt)
+        if self.export_dialog is not None:
+            self.export_dialog.deleteLater()
+        self.export_dialog = ExportDialog(self.document, self)
+        self.export_dialog.accepted.connect(self._on_export_dialog_accepted)
+        self.export_dialog.open()
 
-    def export_to(self, output: Path, fmt: str | None = None) -> None:
-        """Queue a final render of the project as it is now (a frozen copy; later edits don't affect it)."""
+    def _on_export_dialog_accepted(self) -> None:
+        assert self.export_dialog is not None
+        options, output = self.export_dialog.options(), self.export_dialog.output()
+        if output is None:
+            return  # Export is disabled without a file name
+        if options != self.document.project.export:
+            self.document.execute(SetExportOptions(options))  # remembered with the project, one undo step
+        self.export_to(output, options.format, options)
+
+    def export_to(self, output: Path, fmt: str | None = None, options: ExportOptions | None = None) -> None:
+        """Queue a render of the project as it is now (a frozen copy; later edits don't affect it): a final
+        render of the whole film, or what `options` say (range, size, quality, draft)."""
         snapshot = self.document.project.model_copy(deep=True)
-        self.render_queue.add(ExportJob(snapshot, self.document.project_dir, output, self.drafts.cache, fmt))
+        chosen = options or ExportOptions()
+        job = ExportJob(snapshot, self.document.project_dir, output, self.drafts.cache, fmt, chosen)
+        self.render_queue.add(job)
         self.statusBar().showMessage(f"Exporting {output.name}…", 4000)
 
     def _on_render_queue_job_finished(self, ok: bool, text: str) -> None:
@@ -456,7 +492,9 @@ class MainWindow(QMainWindow):
         """Stop playback, cancel jobs and join every thread; safe to call twice."""
         self.review.set_active(False)
         self.playback.shutdown()
+        self.viewer.shutdown()
         self.qc.shutdown()
+        self.media_bin.shutdown()
         self.music.shutdown()
         # Drafts first: a draft generating with a model holds the model pool an export may be waiting for.
         self.drafts.shutdown()

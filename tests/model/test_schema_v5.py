@@ -71,10 +71,11 @@ def test_tracks_bin_in_out_and_export_settings_survive_a_save(tmp_path: Path) ->
     assert load_project(path) == project
 
 
-def test_moving_the_project_file_rebases_the_media_bin(tmp_path: Path) -> None:
-    project = Project(media_bin=[MediaRef(path="still.png")])
+def test_moving_the_project_file_rebases_the_media_bin_and_the_export_file(tmp_path: Path) -> None:
+    project = Project(media_bin=[MediaRef(path="still.png")], export=ExportOptions(output="renders/film.mp4"))
     moved = project.moved(tmp_path / "a", tmp_path / "b")
     assert moved.media_bin == [MediaRef(path="../a/still.png")]
+    assert moved.export.output == "../a/renders/film.mp4"
     assert ("media bin", MediaRef(path="still.png")) in list(project.media_refs())
 
 

@@ -32,8 +32,10 @@ from app.model.commands import Changes, RemoveActs, SplitAct
 from app.model.review_commands import reviewed_take, shown_rating
 from app.model.timebase import frames_to_seconds
 from app.ui.document import DocumentController
+from app.ui.timeline.audio_tracks import add_audio_track
 from app.ui.timeline.content import TimelineContent
-from app.ui.timeline.drags import MoveDrag, RollDrag, TrimDrag
+from app.ui.timeline.drags import ClipMoveDrag, MoveDrag, RollDrag, TrimDrag
+from app.ui.timeline.dropped_audio import add_audio, audio_drop_target, audio_paths
 from app.ui.timeline.dropped_images import add_images, image_paths, template_id, template_targets
 from app.ui.timeline.geometry import HEADER_WIDTH, HitKind, RowKind, TimelineGeometry, insertion_boundary
 from app.ui.timeline.hover_tip import HoverTip
@@ -50,7 +52,8 @@ WHEEL_ZOOM_STEP = 1.25
 EMPTY_FIT_SECONDS = 30
 _HINT = (
     "Drag an act to reorder · drag its right edge to trim · drag a cut to roll · Shift: no snapping · "
-    "Ctrl+wheel zooms · double-click the beat track to add a beat, right-click a beat to remove it"
+    "Ctrl+wheel zooms · double-click the beat track to add a beat, right-click a beat to remove it · "
+    "drag an audio clip's volume line or fade handles; right-click a track header for tracks"
 )
 
 
@@ -72,7 +75,7 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self._document = document
         self._drafts = drafts
-        self._content = TimelineContent.from_project(document.project)
+        self._content = TimelineContent.from_project(document.project, self._source_seconds())
         self._geometry = TimelineGeometry(self.width(), self._content.audio_tracks)
         self._painter = TimelinePainter(self.font())
         self._mouse = MouseGestures(self, document, self._geometry, self._content)
@@ -131,6 +134,10 @@ class TimelineView(QWidget):
             return
         self._document.execute(RemoveActs(list(self._document.selected_ids)))
 
+    def add_audio_track(self) -> None:
+        """Add an empty audio track below the others (refused, with a message, past the eighth)."""
+        add_audio_track(self._document)
+
     def zoom_in(self) -> None:
         """Zoom in around the playhead (around the middle when the playhead is off screen)."""
         self._zoom(ZOOM_STEP)
@@ -185,11 +192,11 @@ class TimelineView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         drag = self._mouse.drag
         moving = drag if isinstance(drag, MoveDrag) else None
-        guide = drag.snapped if isinstance(drag, TrimDrag | RollDrag) else None
+        guide = drag.snapped if isinstance(drag, TrimDrag | RollDrag | ClipMoveDrag) else None
         drop = moving.boundary if moving is not None else self._drop_boundary
         preview = self._mouse.preview
         state = PaintState(
-            project=self._document.project,
+            project=self._mouse.shown_project(),  # with a dragged audio clip as it would be
             content=self._content,
             bounds=self._content.bounds_array if preview is None else preview,
             selected=frozenset(self._document.selected_ids),
@@ -287,7 +294,7 @@ class TimelineView(QWidget):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
-        if image_paths(mime) or template_id(mime) is not None:
+        if image_paths(mime) or audio_paths(mime) or template_id(mime) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -300,8 +307,10 @@ class TimelineView(QWidget):
             else:
                 event.acceptProposedAction()
             return
-        boundary = self._drop_index(event.position().x(), event.position().y())
-        if boundary is None:
+        x, y = event.position().x(), event.position().y()
+        boundary = self._drop_index(x, y) if image_paths(event.mimeData()) else None
+        sound = audio_drop_target(self._geometry, x, y) if audio_paths(event.mimeData()) else None
+        if boundary is None and sound is None:
             event.ignore()
         else:
             event.acceptProposedAction()
@@ -314,8 +323,9 @@ class TimelineView(QWidget):
         self.update()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Image files dropped on the acts track become acts, inserted between the acts nearest the drop; a
-        template card dropped on an act asks for its template on that act (or on the selection holding it)."""
+        """Image files dropped on the acts track become acts, inserted between the acts nearest the drop;
+        sound files dropped on an audio track become clips there, from the frame under the drop; a template
+        card dropped on an act asks for its template on that act (or on the selection holding it)."""
         self._drop_boundary = None
         self.update()
         dropped_template = template_id(event.mimeData())
@@ -326,6 +336,12 @@ class TimelineView(QWidget):
                 return
             event.acceptProposedAction()
             self.template_dropped.emit(dropped_template, template_targets(self._document, act_index))
+            return
+        sound = audio_drop_target(self._geometry, event.position().x(), event.position().y())
+        sounds = audio_paths(event.mimeData())
+        if sound is not None and sounds:
+            event.acceptProposedAction()
+            add_audio(self._document, sounds, *sound)
             return
         paths = image_paths(event.mimeData())
         index = self._drop_index(event.position().x(), event.position().y())
@@ -387,7 +403,7 @@ class TimelineView(QWidget):
 
     def _on_drafts_audio_ready(self) -> None:
         self._painter.waveforms.clear()
-        self.update()
+        self._reload_content()  # clips that play to the end of their source now have a known end
 
     def _on_scrollbar_value_changed(self, value: int) -> None:
         if self._geometry.set_scroll(value, self._content.total_frames):
@@ -397,7 +413,7 @@ class TimelineView(QWidget):
     # -- helpers ------------------------------------------------------------------------------------------
 
     def _reload_content(self) -> None:
-        self._content = TimelineContent.from_project(self._document.project)
+        self._content = TimelineContent.from_project(self._document.project, self._source_seconds())
         self._mouse.content = self._content
         if self._content.audio_tracks != len(self._geometry.rows) - 3:
             self._geometry.set_audio_tracks(self._content.audio_tracks)
@@ -472,9 +488,20 @@ class TimelineView(QWidget):
         if x1 >= HEADER_WIDTH and x0 <= self.width():
             self.update(QRect(x0 - 1, row.top, x1 - x0 + 2, row.height))
 
+    def _source_seconds(self) -> dict[str, float]:
+        """The length in seconds of each decoded audio clip's source, by clip id."""
+        if self._drafts is None:
+            return {}
+        found = {clip.id: self._drafts.peaks(clip.id) for clip in self._document.project.audio}
+        return {clip_id: peaks.duration_s for clip_id, peaks in found.items() if peaks is not None}
+
     def _tooltip(self, x: float, y: float) -> tuple[str, QRect]:
         """Name, length and draft state of the act under (x, y), a failed draft's message in full, its
-        rating and its quality-check findings; with the act's rectangle, where the text holds."""
+        rating and its quality-check findings; with the act's rectangle, where the text holds. Over an
+        audio clip's volume line or fade handle, or a track's mute box, what it is set to."""
+        audio = self._mouse.audio_tooltip(x, y)
+        if audio is not None:
+            return audio
         hit = self._mouse.hit(x, y)
         if hit.kind not in (HitKind.act, HitKind.act_edge):
             return "", QRect()
