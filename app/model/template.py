@@ -117,6 +117,8 @@ class Template(_Frozen):
     def _whole_move(cls, motion: MotionSettings) -> MotionSettings:
         if (motion.path_start, motion.path_end) != (0.0, 1.0):
             raise ValueError("path_start and path_end place a split act's part in its move; leave them out")
+        if motion.keyframes:
+            raise ValueError("camera keyframes frame one shot, they are not part of a look; leave them out")
         return motion
 
     @field_validator("grade")
@@ -163,6 +165,10 @@ class EmbeddedTemplate(_Frozen):
 # -- what a template controls -------------------------------------------------------------------------------
 
 
+#: Motion fields that belong to one act's shot, never set by a template.
+_SHOT_MOTION_FIELDS = ("path_start", "path_end", "keyframes")
+
+
 def template_values(embedded: EmbeddedTemplate) -> dict[str, Any]:
     """The act values the template sets, by path ("field" or "field.sub_field" of a frozen settings model).
     Its reference frames are not among them: they only fill acts that have no references of their own."""
@@ -180,7 +186,8 @@ def template_values(embedded: EmbeddedTemplate) -> dict[str, Any]:
         "grade.stylize": round(1.0 - template.realism, 3),
     }
     for name in MotionSettings.model_fields:
-        if name not in ("path_start", "path_end"):  # where a split act's part lies in its move, not a look
+        # Where a split act's part lies in its move, and the camera keys of one shot, are not a look.
+        if name not in _SHOT_MOTION_FIELDS:
             values[f"motion.{name}"] = getattr(template.motion, name)
     for name in TransitionSpec.model_fields:
         values[f"transition.{name}"] = getattr(template.pacing.transition, name)

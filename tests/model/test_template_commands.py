@@ -8,7 +8,14 @@ import pytest
 from pydantic import ValidationError
 
 from app.model import Act, Project
-from app.model.act import CameraMove, GradeSettings, InterpolationMethod, MotionSettings, TransitionKind
+from app.model.act import (
+    CameraKey,
+    CameraMove,
+    GradeSettings,
+    InterpolationMethod,
+    MotionSettings,
+    TransitionKind,
+)
 from app.model.commands import EditError, SetActField, SplitAct
 from app.model.history import History
 from app.model.media import MediaRef
@@ -250,3 +257,16 @@ def test_a_template_leaves_a_split_act_s_stretch_of_its_move_alone() -> None:
     assert apply.kept == {"a2": []} and overrides(second, _noir()) == []
     with pytest.raises(ValidationError, match="path_start"):
         Template(id="x", name="X", motion=MotionSettings(path_start=0.5))
+
+
+def test_a_template_keeps_an_act_s_camera_keys_and_never_carries_any() -> None:
+    project = _project()
+    keys = (CameraKey(frame=0), CameraKey(frame=8, zoom=2.0, x=0.1))
+    project.act("a").motion = project.act("a").motion.model_copy(update={"keyframes": keys})
+    apply = ApplyTemplate(["a"], _noir())
+    History(project).execute(apply)
+    act = project.act("a")
+    assert act.motion.camera is CameraMove.dolly_in and act.motion.keyframes == keys
+    assert apply.kept == {"a": []} and overrides(act, _noir()) == []
+    with pytest.raises(ValidationError, match="keyframes"):
+        Template(id="x", name="X", motion=MotionSettings(keyframes=keys))
