@@ -3,7 +3,10 @@ view at the playhead drawn on it as a turned rectangle that the mouse edits.
 
 Drag inside the rectangle to move the camera, drag a corner to zoom, drag the round handle above the top
 edge to turn it; the wheel zooms. While a drag lasts only the overlay's own preview changes; on release the
-pose becomes the act's camera key at the playhead (added, or the key there replaced) as one undo step. The
+pose becomes the act's camera key at the playhead (added, or the key there replaced) as one undo step. A
+gesture that leaves the framing as it was (a click, a move the picture's edges stop) adds nothing; a move
+refused because the view fills the picture says to zoom in first. A caption strip below the picture, outside
+the handles' reach, says where the camera is and what a drag does. The
 pose shown comes from `MotionSettings.key_at`, the interpolation the motion backend renders, so the
 rectangle is the rendered framing (the backend zooms in further only where a view would show past the
 picture's edge, which the rectangle then says). Nothing here computes frames: the picture is the act's first
@@ -59,13 +62,19 @@ GRID_LINE = QColor(58, 61, 68)
 OUTSIDE_VIEW = QColor(0, 0, 0, 150)  # dims the picture outside the camera's view
 VIEW_PEN = QColor("#f2c14e")
 VIEW_PAST_EDGE_PEN = QColor("#ff6b4a")  # the view reaches past the picture: the render zooms in further
-LABEL_TEXT = QColor(235, 235, 235)
-LABEL_BOX = QColor(0, 0, 0, 170)
+CAPTION_TEXT = QColor(235, 235, 235)
+CAPTION_GROUND = QColor(24, 24, 28)
 #: Room around the picture (pixels) so the rotate handle above a full-frame view stays on screen.
 MARGIN = 34
 HANDLE_GAP = 22  # pixels from the view's top edge to the rotate handle
 HANDLE_RADIUS = 6
 GRAB = 10  # pixels within which a corner or the rotate handle is caught
+#: Pixels between the picture and the caption strip: a full-frame view's corner handles stay clear of it.
+CAPTION_GAP = GRAB + 4
+CAPTION_PADDING = 4  # pixels around the caption's text
+CAPTION_LINES = 2
+ZOOM_IN_FIRST = "Zoom in first (corner handles or the wheel) to move the camera"
+MOVE_SLOP = 3  # pixels the pointer goes before a move that cannot happen is called refused
 WHEEL_STEP = 1.1  # zoom factor per wheel notch
 WHEEL_COMMIT_MS = 400  # a wheel gesture ends (and becomes one undo step) after this pause
 PICTURE_MAX_SIDE = 1600  # the picture is read scaled down to this (pixels): it is only a guide
@@ -119,13 +128,23 @@ def fits_picture(key: CameraKey, aspect: float) -> bool:
     return abs(key.x) + reach_x <= 0.5 + 1e-6 and abs(key.y) + reach_y <= 0.5 + 1e-6
 
 
+def _room(zoom: float, rotation: float, aspect: float) -> tuple[float, float]:
+    """How far (fractions of the picture) the view's centre can go from the middle and stay inside."""
+    reach_x, reach_y = _half_extents(zoom, rotation, aspect)
+    return max(0.0, 0.5 - reach_x), max(0.0, 0.5 - reach_y)
+
+
+def can_move(key: CameraKey, aspect: float) -> bool:
+    """Whether the view has room to move at all: not when it fills the picture (zoom 1, or turned)."""
+    return _room(key.zoom, key.rotation, aspect) != (0.0, 0.0)
+
+
 def kept_inside(key: CameraKey, aspect: float) -> CameraKey:
     """`key` with its centre moved the least that keeps the view inside the picture (centred on an axis where
     it cannot fit), rounded to the precision the inspector shows, all fields within CameraKey's ranges."""
     zoom = min(8.0, max(1.0, key.zoom))
     rotation = (key.rotation + 180.0) % 360.0 - 180.0
-    reach_x, reach_y = _half_extents(zoom, rotation, aspect)
-    room_x, room_y = max(0.0, 0.5 - reach_x), max(0.0, 0.5 - reach_y)
+    room_x, room_y = _room(zoom, rotation, aspect)
     return CameraKey(
         frame=key.frame,
         x=round(min(room_x, max(-room_x, key.x)), 4),
@@ -133,6 +152,12 @@ def kept_inside(key: CameraKey, aspect: float) -> CameraKey:
         zoom=round(zoom, 3),
         rotation=round(rotation, 2),
     )
+
+
+def same_framing(a: CameraKey, b: CameraKey, aspect: float) -> bool:
+    """Whether two poses give the same key once kept inside the picture: a gesture from `a` that ends on
+    `b` changed nothing (a click, a move the picture's edges stopped, a zoom already at its limit)."""
+    return kept_inside(a, aspect) == kept_inside(b, aspect)
 
 
 def _pointer_angle(centre: QPointF, point: QPointF) -> float:
@@ -209,6 +234,8 @@ class CameraOverlay(QWidget):
         self._unreadable = False  # the reference shown could not be read as an image
         self._drag: _Drag | None = None
         self._preview: CameraKey | None = None  # the pose being dragged or wheeled, not yet a key
+        self._wheel_start: CameraKey | None = None  # the pose when the wheel gesture under way began
+        self._hint: str | None = None  # why the last gesture changed nothing, until the next one
         self._wheel_timer = QTimer(self)
         self._wheel_timer.setSingleShot(True)
         self._wheel_timer.setInterval(WHEEL_COMMIT_MS)
@@ -254,10 +281,17 @@ class CameraOverlay(QWidget):
             return act.motion.key_at(frame).model_copy(update={"frame": frame})
         return CameraKey(frame=frame)
 
+    def caption_rect(self) -> QRectF:
+        """The caption strip along the widget's bottom edge, below the picture and its handles."""
+        height = CAPTION_LINES * self.fontMetrics().height() + 2 * CAPTION_PADDING
+        return QRectF(0, self.height() - height, self.width(), height)
+
     def picture_rect(self) -> QRectF:
-        """Where the whole fitted keyframe picture is drawn (widget pixels)."""
+        """Where the whole fitted keyframe picture is drawn (widget pixels): MARGIN pixels inside the widget's
+        edges, CAPTION_GAP above the caption strip."""
         settings = self._document.project.settings
-        bounds = QRectF(self.rect()).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
+        bottom = self.caption_rect().height() + CAPTION_GAP
+        bounds = QRectF(self.rect()).adjusted(MARGIN, MARGIN, -MARGIN, -bottom)
         scaled = QSizeF(settings.width, settings.height).scaled(
             bounds.size(), Qt.AspectRatioMode.KeepAspectRatio
         )
@@ -289,18 +323,21 @@ class CameraOverlay(QWidget):
 
     @Slot(object)
     def _on_document_changed(self, changes: Changes) -> None:
+        self._hint = None
         self._update_picture()
         self.update()
 
     @Slot()
     def _on_document_selection_changed(self) -> None:
         self._cancel_gesture()
+        self._hint = None
         self._update_picture()
         self.update()
 
     @Slot(int)
     def _on_document_playhead_changed(self, frame: int) -> None:
         self._commit_wheel()  # a wheel gesture belongs to the frame it began at
+        self._hint = None
         self.update()
 
     def _update_picture(self) -> None:
@@ -346,6 +383,12 @@ class CameraOverlay(QWidget):
             return "move"
         return None
 
+    def _edited(self, key: CameraKey, update: dict[str, float]) -> CameraKey:
+        """`key` with `update`, kept inside the picture; `key` itself when that frames the same (so a click
+        does not snap a view that reaches past the picture)."""
+        edited = kept_inside(key.model_copy(update=update), self._aspect())
+        return key if same_framing(edited, key, self._aspect()) else edited
+
     def _dragged(self, drag: _Drag, point: QPointF) -> CameraKey:
         """The pose `drag` gives with the pointer at `point`."""
         key, picture = drag.key, self.picture_rect()
@@ -355,12 +398,21 @@ class CameraOverlay(QWidget):
             moved = {"x": key.x + delta.x() / picture.width(), "y": key.y + delta.y() / picture.height()}
         elif drag.kind == "zoom":  # the grabbed corner follows the pointer's distance from the centre
             moved = {"zoom": key.zoom * _distance(drag.start, centre) / max(1.0, _distance(point, centre))}
-        else:
+        else:  # the view turns with the pointer: the picture the other way
             turned = _pointer_angle(centre, point) - _pointer_angle(centre, drag.start)
-            moved = {
-                "rotation": key.rotation - turned
-            }  # the view turns with the pointer: the picture the other way
-        return kept_inside(key.model_copy(update=moved), self._aspect())
+            moved = {"rotation": key.rotation - turned}
+        return self._edited(key, moved)
+
+    def _drag_to(self, drag: _Drag, point: QPointF) -> None:
+        """Preview the pose `drag` gives at `point`; a move that cannot go anywhere says to zoom in first."""
+        self._preview = self._dragged(drag, point)
+        stuck = (
+            drag.kind == "move"
+            and _distance(point, drag.start) >= MOVE_SLOP
+            and not can_move(drag.key, self._aspect())
+        )
+        self._hint = ZOOM_IN_FIRST if stuck else None
+        self.update()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         act = self.act()
@@ -372,12 +424,12 @@ class CameraOverlay(QWidget):
         kind = self._hit(key, event.position())
         if kind is not None:
             self._drag = _Drag(kind, event.position(), key)
+            self._hint = None
             event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._drag is not None:
-            self._preview = self._dragged(self._drag, event.position())
-            self.update()
+            self._drag_to(self._drag, event.position())
             return
         act = self.act()
         kind = (
@@ -391,9 +443,11 @@ class CameraOverlay(QWidget):
         drag = self._drag
         if drag is None or event.button() != Qt.MouseButton.LeftButton:
             return
-        self._preview = self._dragged(drag, event.position())
+        self._drag_to(drag, event.position())
+        if self._hint is not None:
+            self._document.message.emit(self._hint)
         labels = {"move": "Move camera", "zoom": "Zoom camera", "rotate": "Turn camera"}
-        self._commit(labels[drag.kind])
+        self._commit(labels[drag.kind], drag.key)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         act = self.act()
@@ -402,9 +456,10 @@ class CameraOverlay(QWidget):
             event.ignore()
             return
         key = self.shown_key(act)
-        self._preview = kept_inside(
-            key.model_copy(update={"zoom": key.zoom * WHEEL_STEP**notches}), self._aspect()
-        )
+        if self._wheel_start is None:
+            self._wheel_start = key
+        self._preview = self._edited(key, {"zoom": key.zoom * WHEEL_STEP**notches})
+        self._hint = None
         self._wheel_timer.start()
         self.update()
         event.accept()
@@ -418,30 +473,31 @@ class CameraOverlay(QWidget):
 
     @Slot()
     def _on_wheel_timer_timeout(self) -> None:
-        self._commit("Zoom camera")
+        self._commit("Zoom camera", self._wheel_start)
 
     def _commit_wheel(self) -> None:
         """End a wheel gesture now (another gesture begins, the playhead moves, the overlay hides)."""
         if self._wheel_timer.isActive():
             self._wheel_timer.stop()
-            self._commit("Zoom camera")
+            self._commit("Zoom camera", self._wheel_start)
 
     def _cancel_gesture(self) -> None:
         self._wheel_timer.stop()
         self._drag = None
         self._preview = None
+        self._wheel_start = None
 
-    def _commit(self, label: str) -> None:
-        """Make the previewed pose the act's key at the frame the gesture began on: one undo step."""
+    def _commit(self, label: str, start: CameraKey | None) -> None:
+        """Make the previewed pose the act's key at the frame the gesture began on (one undo step), unless
+        it frames what `start`, the pose the gesture began from, did."""
         act, key = self.act(), self._preview
-        self._drag = None
-        self._preview = None
-        if act is None or key is None:
+        self._cancel_gesture()
+        self.update()
+        if act is None or key is None or start is None or same_framing(key, start, self._aspect()):
             return
         motion = act.motion.with_key(key)
         if motion != act.motion:
             self._document.execute(SetActField(act.id, "motion", motion, label=label))
-        self.update()
 
     # -- painting ------------------------------------------------------------------------------------------
 
@@ -452,11 +508,12 @@ class CameraOverlay(QWidget):
             act = self.act()
             picture = self.picture_rect()
             self._paint_picture(painter, picture, act)
+            # Before the view: a handle turned far enough to reach the strip is drawn over it, not under it.
+            self._paint_caption(painter, self.caption())
             if act is not None:
                 key = self.shown_key(act)
                 corners = view_corners(key, picture)
                 self._paint_view(painter, picture, key, corners, fits_picture(key, self._aspect()))
-            self._paint_label(painter, self.caption())
         finally:
             painter.end()
 
@@ -506,7 +563,8 @@ class CameraOverlay(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
     def caption(self) -> list[str]:
-        """The label's lines: where the camera is, what a drag does, and what is missing."""
+        """The caption's lines (at most CAPTION_LINES): which camera is shown and where it is, then the one
+        thing most worth saying: why the last gesture changed nothing, a problem, or what a drag does."""
         act = self.act()
         if act is None:
             return ["Camera keys: select one act to edit its camera"]
@@ -515,39 +573,47 @@ class CameraOverlay(QWidget):
         frame = self.frame_in_act(act)
         pose = f"x {key.x:+.3f}  y {key.y:+.3f}  zoom {key.zoom:.2f}  turn {key.rotation:+.1f}°"
         if not self._editable(act):
-            lines = [f"Camera of '{act.name}': move the playhead into the act to set a key", pose]
+            where = f"Camera of '{act.name}' (move the playhead into the act to set a key):  {pose}"
         elif not act.motion.keyframes:
-            lines = [
-                f"'{act.name}' has no camera keys: its preset move plays",
-                "Drag to add a key here; it starts from a centred, unzoomed view, not the preset's pose",
-            ]
+            where = (
+                f"'{act.name}' has no camera keys: its preset move plays; a drag adds a key from this view"
+            )
         elif any(existing.frame == frame for existing in act.motion.keyframes):
-            lines = [f"Camera key at {timecode(frame, fps)} of '{act.name}'", pose]
+            where = f"Camera key at {timecode(frame, fps)} of '{act.name}':  {pose}"
         else:
-            lines = [
-                f"Camera at {timecode(frame, fps)} of '{act.name}' (between keys: a drag adds one)",
-                pose,
-            ]
-        if act.references and self._unreadable:
-            lines.append("The reference picture cannot be read: a grid stands in for it")
-        elif act.references and self._picture is None:
-            lines.append("Reading the picture…")
-        elif not act.references:
-            lines.append("No reference picture: the engine makes this act's keyframe")
-        if not fits_picture(key, self._aspect()):
-            lines.append("The view reaches past the picture: the render zooms in further to hide the edge")
-        if self._editable(act):
-            lines.append("Drag to move · drag a corner to zoom · drag the dot to turn · wheel zooms")
-        return lines
+            where = (
+                f"Camera at {timecode(frame, fps)} of '{act.name}' (between keys: a drag adds one):  {pose}"
+            )
+        advice = self._advice(act, key)
+        return [where] if advice is None else [where, advice]
 
-    def _paint_label(self, painter: QPainter, lines: list[str]) -> None:
+    def _advice(self, act: Act, key: CameraKey) -> str | None:
+        if self._hint is not None:
+            return self._hint
+        if not fits_picture(key, self._aspect()):
+            return "The view reaches past the picture: the render zooms in further to hide the edge"
+        if act.references and self._unreadable:
+            return "The reference picture cannot be read: a grid stands in for it"
+        if act.references and self._picture is None:
+            return "Reading the picture…"
+        if not act.references:
+            return "No reference picture: the engine makes this act's keyframe"
+        if not self._editable(act):
+            return None
+        if not can_move(key, self._aspect()):
+            return f"{ZOOM_IN_FIRST} · drag the dot to turn"
+        return "Drag to move · drag a corner to zoom · drag the dot to turn · wheel zooms"
+
+    def _paint_caption(self, painter: QPainter, lines: list[str]) -> None:
+        strip = self.caption_rect()
+        painter.fillRect(strip, CAPTION_GROUND)
+        painter.setPen(CAPTION_TEXT)
         metrics = painter.fontMetrics()
-        width = max(metrics.horizontalAdvance(line) for line in lines) + 12
-        height = metrics.height() * len(lines) + 8
-        painter.fillRect(QRectF(6, 6, width, height), LABEL_BOX)
-        painter.setPen(LABEL_TEXT)
-        for number, line in enumerate(lines):
-            painter.drawText(QPointF(12, 10 + metrics.ascent() + number * metrics.height()), line)
+        width = round(strip.width()) - 4 * CAPTION_PADDING
+        for number, line in enumerate(lines[:CAPTION_LINES]):
+            baseline = strip.top() + CAPTION_PADDING + metrics.ascent() + number * metrics.height()
+            text = metrics.elidedText(line, Qt.TextElideMode.ElideRight, width)
+            painter.drawText(QPointF(strip.left() + 2 * CAPTION_PADDING, baseline), text)
 
 
 def _cover_source(image: QRectF, target: QSizeF) -> QRectF:

@@ -214,9 +214,9 @@ class InspectorPanel(QWidget):
         self.react_release.setToolTip("How long a hit takes to fade: higher is smoother")
         self.react_release.editingFinished.connect(self._on_react_release_editing_finished)
         form.addRow("  Release", self.react_release)
-        form.addRow(section_label("Camera keyframes"))
+        form.addRow(section_label("Camera keys"))
         self.camera_keys = CameraKeysSection(self._document)
-        form.addRow(self.camera_keys)
+        self.camera_keys.add_to(form)
 
         form.addRow(section_label("Transition to next act"))
         self.transition_kind = self._combo(

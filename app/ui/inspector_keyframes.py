@@ -1,9 +1,11 @@
-"""The inspector's "Camera keyframes" section: the camera keys of one selected act, to add, edit and delete.
+"""The inspector's "Camera keys" section: the camera keys of one selected act, to add, edit and delete.
 
 A key pins the camera's pose (centre x and y as fractions of the frame, zoom, turn) at a frame of the act;
 between keys the camera eases from one to the next (`MotionSettings.key_at`), and while an act has keys they
 replace its preset move. Each edit is one SetActField on the act's `motion` (one undo step). Keys outside
-the act (kept by a split or a trim so the shot runs on unchanged) are not listed, only counted.
+the act (kept by a split or a trim so the shot runs on unchanged) are not listed, only counted. A key's
+time is in the act (its first frame is 00:00:00:00), as keys are stored; its tooltip gives the timeline time.
+The selected key's fields are rows of the inspector's own form (`add_to`), so they line up with its fields.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from app.ui.document import DocumentController
 from app.ui.inspector_fields import tool_button
 
 #: The tooltip of the preset move's controls while the keys replace them.
-KEYS_REPLACE_PRESET = "keyframes replace the preset move"
+KEYS_REPLACE_PRESET = "camera keys replace the preset move"
 NO_KEYS_HINT = (
     "No keys: the preset move above plays. Add Key at Playhead starts from a centred, unzoomed view "
     "(not from the preset move's pose there); then edit it here or drag it in the viewer (Shift+C)."
@@ -45,7 +47,7 @@ KEY_FIELDS = (
     ("rotation", "Turn", -180.0, 180.0, 1.0, 1, "°"),
 )
 _LABELS = {name: label for name, label, *_ in KEY_FIELDS}
-_COLUMNS = ("Time", "X", "Y", "Zoom", "Turn")
+_COLUMNS = ("Time in act", "X", "Y", "Zoom", "Turn")
 
 
 def keys_inside(act: Act) -> list[CameraKey]:
@@ -81,6 +83,9 @@ class CameraKeysSection(QWidget):
         self.keys.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.keys.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.keys.setToolTip("Double-click a key to move the playhead to it")
+        self.keys.headerItem().setToolTip(
+            0, "From the act's first frame (a key's tooltip: the timeline time)"
+        )
         self.keys.setMaximumHeight(140)
         self.keys.currentItemChanged.connect(self._on_keys_current_item_changed)
         self.keys.itemDoubleClicked.connect(self._on_keys_item_double_clicked)
@@ -101,9 +106,8 @@ class CameraKeysSection(QWidget):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
-        fields = QFormLayout()
         self.fields: dict[str, QDoubleSpinBox] = {}
-        for name, label, minimum, maximum, step, decimals, suffix in KEY_FIELDS:
+        for name, _, minimum, maximum, step, decimals, suffix in KEY_FIELDS:
             box = QDoubleSpinBox()
             box.setRange(minimum, maximum)
             box.setSingleStep(step)
@@ -112,8 +116,13 @@ class CameraKeysSection(QWidget):
             box.setKeyboardTracking(False)  # typing commits on Enter or leaving the box, arrows at once
             box.valueChanged.connect(lambda value, name=name: self._on_field_value_changed(name, value))
             self.fields[name] = box
-            fields.addRow(label, box)
-        layout.addLayout(fields)
+
+    def add_to(self, form: QFormLayout) -> None:
+        """Lay the section out in `form`: the key list and its buttons across the form, then one row per
+        field of the selected key, labelled like the form's other rows."""
+        form.addRow(self)
+        for name, box in self.fields.items():
+            form.addRow(_LABELS[name], box)
 
     # -- showing -------------------------------------------------------------------------------------------
 
@@ -143,7 +152,9 @@ class CameraKeysSection(QWidget):
             self.outside.setVisible(False)
             self._show_selected(None)
             return
-        fps = self._document.project.settings.fps
+        project = self._document.project
+        fps = project.settings.fps
+        start = project.act_starts()[project.index_of(act.id)]
         for key in keys_inside(act):
             values = (
                 timecode(key.frame, fps),
@@ -154,6 +165,7 @@ class CameraKeysSection(QWidget):
             )
             item = QTreeWidgetItem(list(values))
             item.setData(0, Qt.ItemDataRole.UserRole, key.frame)
+            item.setToolTip(0, f"{timecode(start + key.frame, fps)} on the timeline")
             self.keys.addTopLevelItem(item)
             self._items.append(item)
             if selected is not None and key.frame == selected.frame:

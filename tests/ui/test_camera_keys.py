@@ -1,5 +1,5 @@
-"""Camera keyframes in the editor: the viewer's camera overlay (real mouse gestures), the inspector's
-"Camera keyframes" section and the keyframe marks on the timeline's acts track."""
+"""Camera keys in the editor: the viewer's camera overlay (real mouse gestures), the inspector's
+"Camera keys" section and the key marks on the timeline's acts track."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QWheelEvent
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtWidgets import QApplication, QLabel, QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.model import Project, ProjectSettings
@@ -21,7 +21,16 @@ from app.model.act import Act, CameraKey, CameraMove, Easing, MotionSettings
 from app.model.commands import SetActField
 from app.model.media import MediaRef
 from app.model.project_file import dumps_project
-from app.ui.camera_overlay import GRID_GROUND, VIEW_PAST_EDGE_PEN, CameraOverlay, fits_picture, kept_inside
+from app.ui.camera_overlay import (
+    GRAB,
+    GRID_GROUND,
+    VIEW_PAST_EDGE_PEN,
+    VIEW_PEN,
+    ZOOM_IN_FIRST,
+    CameraOverlay,
+    fits_picture,
+    kept_inside,
+)
 from app.ui.document import DocumentController
 from app.ui.inspector import InspectorPanel
 from app.ui.inspector_keyframes import KEYS_REPLACE_PRESET
@@ -252,6 +261,92 @@ def test_an_act_without_a_picture_is_edited_on_a_grid(
     assert overlay.caption() == ["Camera keys: select one act to edit its camera"]
 
 
+def test_a_click_on_the_view_or_its_handles_adds_no_key(
+    qtbot: QtBot, overlay: CameraOverlay, document: DocumentController
+) -> None:
+    polygon, handle = overlay.view_polygon(), overlay.rotate_handle_position()
+    assert polygon is not None and handle is not None
+    for point in (polygon.boundingRect().center(), polygon[2], handle):  # move, zoom, turn
+        qtbot.mouseClick(overlay, LEFT, NO_MODIFIER, _point(point))
+    assert _lake(document).motion.keyframes == ()  # the preset move still plays
+    assert not document.history.can_undo  # and no undo step was spent
+    # Between two keys the pose at the playhead is not a round number: a click still does not pin it.
+    keys = (CameraKey(frame=0, x=-0.2, zoom=2.0), CameraKey(frame=7, x=0.2, zoom=2.0))
+    document.execute(_set_keys(document, *keys))
+    polygon = overlay.view_polygon()
+    assert polygon is not None
+    qtbot.mouseClick(overlay, LEFT, NO_MODIFIER, _point(polygon.boundingRect().center()))
+    assert _lake(document).motion.keyframes == keys
+    document.undo()  # the one step was setting the keys
+    assert not document.history.can_undo
+
+
+def test_a_move_at_zoom_1_adds_no_key_and_says_to_zoom_in_first(
+    qtbot: QtBot, overlay: CameraOverlay, document: DocumentController
+) -> None:
+    messages: list[str] = []
+    document.message.connect(messages.append)
+    assert overlay.caption()[1].startswith(ZOOM_IN_FIRST)  # said before any drag, too
+    document.set_selection(["sky"])  # no picture: the caption's second line says so until a move is refused
+    document.set_playhead(30)
+    assert overlay.caption()[1] == "No reference picture: the engine makes this act's keyframe"
+    polygon = overlay.view_polygon()
+    assert polygon is not None
+    start = _point(polygon.boundingRect().center())
+    qtbot.mousePress(overlay, LEFT, NO_MODIFIER, start)
+    qtbot.mouseMove(overlay, start + QPoint(120, 40))
+    assert overlay.caption()[1] == ZOOM_IN_FIRST  # while dragging
+    qtbot.mouseRelease(overlay, LEFT, NO_MODIFIER, start + QPoint(120, 40))
+    assert document.project.act("sky").motion.keyframes == ()
+    assert not document.history.can_undo
+    assert overlay.caption()[1] == ZOOM_IN_FIRST and messages == [ZOOM_IN_FIRST]
+    # Zoomed in, the same drag moves the camera (and the hint is gone).
+    _drag(qtbot, overlay, _point(polygon[0]), _point((polygon[0] + polygon.boundingRect().center()) / 2))
+    polygon = overlay.view_polygon()
+    assert polygon is not None
+    start = _point(polygon.boundingRect().center())
+    _drag(qtbot, overlay, start, start + QPoint(40, 0))
+    (key,) = document.project.act("sky").motion.keyframes
+    assert key.zoom == pytest.approx(2.0, abs=0.05) and key.x > 0.02
+    assert ZOOM_IN_FIRST not in overlay.caption()[1] and messages == [ZOOM_IN_FIRST]
+
+
+def _handle_areas(overlay: CameraOverlay) -> list[QRectF]:
+    """Where a press catches the view's corners and its rotate handle (GRAB pixels around each)."""
+    polygon, handle = overlay.view_polygon(), overlay.rotate_handle_position()
+    assert polygon is not None and handle is not None
+    return [QRectF(point.x() - GRAB, point.y() - GRAB, 2 * GRAB, 2 * GRAB) for point in [*polygon, handle]]
+
+
+@pytest.mark.parametrize("size", [(800, 450), (520, 420), (1000, 300)])
+def test_the_caption_keeps_clear_of_the_handles(
+    overlay: CameraOverlay, document: DocumentController, size: tuple[int, int]
+) -> None:
+    viewer = overlay.parentWidget()
+    assert viewer is not None
+    viewer.resize(*size)
+    whole = QRectF(overlay.rect())
+    for key in (
+        None,
+        CameraKey(frame=5, x=0.2, y=-0.05, zoom=2.0, rotation=20.0),
+        CameraKey(frame=5, zoom=1.2),
+    ):
+        if key is not None:
+            document.execute(_set_keys(document, key))
+        assert fits_picture(overlay.shown_key(_lake(document)), 16 / 9)  # past the edge a view may reach out
+        caption = overlay.caption_rect()
+        assert whole.contains(caption) and len(overlay.caption()) <= 2
+        for area in _handle_areas(overlay):
+            assert whole.contains(area) and not caption.intersects(area)
+    document.undo()
+    document.undo()
+    # Drawn: the top-left corner handle of the full-frame view shows (the caption once covered it).
+    polygon = overlay.view_polygon()
+    assert polygon is not None
+    corner = overlay.grab().toImage().pixelColor(_point(polygon[0]))
+    assert abs(corner.red() - VIEW_PEN.red()) < 30 and abs(corner.green() - VIEW_PEN.green()) < 30
+
+
 def test_moves_keep_the_view_inside_the_picture() -> None:
     aspect = 16 / 9
     wide = kept_inside(CameraKey(frame=0, x=0.4, y=-0.4, zoom=2.0), aspect)
@@ -292,6 +387,34 @@ def test_add_key_at_playhead_adds_the_pose_there(
     assert keys[1].x == pytest.approx(0.0, abs=1e-6) and keys[1].zoom == pytest.approx(2.0)
     assert section.keys.topLevelItemCount() == 3
     assert section.keys.currentItem().text(0) == "00:00:00:10"  # the new key is selected, its time in the act
+
+
+def test_the_key_fields_line_up_with_the_other_fields(
+    panel: InspectorPanel, document: DocumentController
+) -> None:
+    document.execute(_set_keys(document, CameraKey(frame=5, zoom=1.5)))
+
+    def left(widget: QWidget) -> int:
+        return widget.mapTo(panel.form, QPoint(0, 0)).x()
+
+    section = panel.camera_keys
+    assert section.fields["x"].isVisible() and section.fields["x"].isEnabled()
+    assert (
+        {left(box) for box in section.fields.values()} == {left(panel.fit)} == {left(panel.transition_kind)}
+    )
+    titles = [label.text() for label in panel.form.findChildren(QLabel)]
+    assert "Camera keys" in titles and "Camera keyframes" not in titles
+
+
+def test_key_times_are_in_the_act_and_say_the_timeline_time(
+    panel: InspectorPanel, document: DocumentController
+) -> None:
+    document.set_selection(["sky"])  # starts at frame 24
+    document.execute(SetActField("sky", "motion", _keyed(CameraKey(frame=6, zoom=2.0))))
+    section = panel.camera_keys
+    assert section.keys.headerItem().text(0) == "Time in act"
+    item = section.keys.topLevelItem(0)
+    assert item.text(0) == "00:00:00:06" and item.toolTip(0) == "00:00:01:06 on the timeline"
 
 
 def test_editing_deleting_and_going_to_keys(
