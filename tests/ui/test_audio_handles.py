@@ -4,6 +4,7 @@ toggle and the track header's menu. Pixel positions come from the view's own geo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,18 +24,23 @@ from app.ui.timeline import audio_tracks as audio_tracks_module
 from app.ui.timeline.content import AudioSpan, audio_span
 from app.ui.timeline.geometry import (
     AUDIO_HEIGHT,
+    HEADER_WIDTH,
     HitKind,
     Row,
     RowKind,
     TimelineGeometry,
     clip_band,
+    fade_handle_rect,
     fade_handle_x,
+    fade_ramp,
     gain_at_height,
     gain_height,
     hit_test,
+    label_room,
     mute_box,
     volume_y,
 )
+from app.ui.timeline.hints import STATUS_HINTS, status_hint
 from app.ui.timeline.style import Palette
 from tests.ui.test_main_window import Editor
 
@@ -213,6 +219,43 @@ def test_the_volume_lines_tooltip_shows_its_level(view: TimelineView) -> None:
     assert view.tooltip_text().startswith("Volume -6.0 dB")
 
 
+def _set_levels(document: DocumentController, clip_id: str, **levels: object) -> None:
+    """Change a clip's gain and fades in place and have the view draw them (as a reopened file would)."""
+    clip = document.project.audio_clip(clip_id)
+    for field, value in levels.items():
+        setattr(clip, field, value)
+    document.replace(document.project, document.path)
+
+
+def test_a_fade_is_shaded_up_to_the_volume_line_not_above_it(
+    view: TimelineView, document: DocumentController
+) -> None:
+    row = _row(view, 0)
+    line = round(volume_y(row, -20.0))
+    above, below = QPoint(_x(view, 2), line - 4), QPoint(_x(view, 2), line + 5)
+    _set_levels(document, "music", gain_db=-20.0)
+    without_fade = view.grab().toImage()
+    _set_levels(document, "music", fade_in_frames=48)
+    with_fade = view.grab().toImage()
+    # Above the volume line the fade takes nothing away: a fade rises to the clip's level, not to full level.
+    assert with_fade.pixelColor(above) == without_fade.pixelColor(above)
+    assert _darkness(with_fade.pixelColor(below)) > _darkness(without_fade.pixelColor(below))
+
+
+def test_the_clip_name_is_drawn_after_a_long_fade_ins_handle(
+    view: TimelineView, document: DocumentController
+) -> None:
+    _set_levels(document, "music", fade_in_frames=60)
+    geometry, row = view.timeline_geometry, _row(view, 0)
+    left, top, width, _ = fade_handle_rect(geometry, row, _span(document, "music"), True)
+    image = view.grab().toImage()
+    # Left of the handle, over the fade: no label ground; right of it: the label's dark ground.
+    assert image.pixelColor(round(left) - 4, top + 2) == Palette.audio_clip
+    label_ground = image.pixelColor(round(left + width) + 3, top + 1)
+    assert _darkness(label_ground) > _darkness(Palette.audio_clip)
+    assert image.pixelColor(round(left) + 2, top + 2) == Palette.fade_handle  # the handle is not covered
+
+
 # -- moving clips ------------------------------------------------------------------------------------------
 
 
@@ -321,6 +364,61 @@ def test_renaming_a_track_from_the_header_menu(
     assert document.history.undo_label == "Rename track"
 
 
+# -- status bar hints ------------------------------------------------------------------------------------
+
+
+def _hover(view: TimelineView, point: QPoint) -> None:
+    """A pointer move with no button held."""
+    QApplication.sendEvent(
+        view,
+        QMouseEvent(
+            QEvent.Type.MouseMove,
+            QPointF(point),
+            QPointF(view.mapToGlobal(point)),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.NoButton,
+            NO_MODIFIER,
+        ),
+    )
+
+
+def test_the_status_bar_hints_at_what_the_pointer_is_over_in_one_short_line(
+    window: QMainWindow, view: TimelineView, document: DocumentController
+) -> None:
+    _set_levels(document, "voice", fade_in_frames=24)
+    geometry = view.timeline_geometry
+    a1, voice = _row(view, 0), _row(view, 1)
+    top = clip_band(voice)[0]
+    acts_y = geometry.row(RowKind.acts).top + 30
+    mute_left, mute_top, side = mute_box(voice)
+    targets = {
+        HitKind.header: QPoint(10, geometry.row(RowKind.acts).top + 10),
+        HitKind.ruler: QPoint(_x(view, 30), 10),
+        HitKind.act: QPoint(_x(view, 20), acts_y),
+        HitKind.act_edge: QPoint(_x(view, 48) - 6, acts_y),
+        HitKind.cut: QPoint(_x(view, 96), acts_y),
+        HitKind.beats: QPoint(_x(view, 30), geometry.row(RowKind.beats).top + 10),
+        HitKind.audio: QPoint(_x(view, 170), a1.bottom - 8),
+        HitKind.audio_header: QPoint(10, voice.top + voice.height // 2),
+        HitKind.mute: QPoint(mute_left + side // 2, mute_top + side // 2),
+        HitKind.audio_clip: QPoint(_x(view, 100), voice.bottom - 8),
+        HitKind.fade_in: QPoint(round(fade_handle_x(geometry, _span(document, "voice"), True)), top + 3),
+        HitKind.fade_out: QPoint(round(fade_handle_x(geometry, _span(document, "voice"), False)), top + 3),
+        HitKind.volume: QPoint(_x(view, 120), round(volume_y(voice, -6.0))),
+    }
+    shown = set()
+    for kind, point in targets.items():
+        _hover(view, point)
+        message = window.statusBar().currentMessage()
+        assert message == status_hint(kind)
+        assert 0 < len(message) <= 90
+        shown.add(message)
+    assert len(shown) >= 12  # each kind of target says what the mouse does there
+    assert all(len(text) <= 90 for text in STATUS_HINTS.values())
+    QApplication.sendEvent(view, QEvent(QEvent.Type.Leave))
+    assert window.statusBar().currentMessage() == ""
+
+
 # -- the main window -------------------------------------------------------------------------------------
 
 
@@ -351,6 +449,46 @@ def test_the_volume_scale_puts_0_db_at_seven_tenths_and_inverts() -> None:
     assert [gain_at_height(h) for h in heights] == pytest.approx(levels)
     # Like a fader: the 12 dB below unity get more than twice the room of the 20 dB above -60.
     assert gain_height(0) - gain_height(-12) > 2 * (gain_height(-40) - gain_height(-60))
+
+
+def test_a_fade_ramp_rises_from_silence_at_the_clips_edge_to_its_volume_line() -> None:
+    geometry = TimelineGeometry(width=1000, audio_tracks=1)
+    geometry.pixels_per_frame = 4.0
+    row = next(row for row in geometry.rows if row.kind is RowKind.audio)
+    top, height = clip_band(row)
+    span = AudioSpan("c", 0, 10, 110, -20.0, 30, 20, length_known=True, muted=False)
+    line = volume_y(row, -20.0)
+    assert line > top + height / 2  # -20 dB: well below the clip's top, where a full-level fade would end
+    start, end = geometry.x_of(10), geometry.x_of(110)
+    assert fade_ramp(geometry, row, span, True) == (
+        (start, top + height - 1),
+        (geometry.x_of(40), line),
+        (start, line),
+    )
+    assert fade_ramp(geometry, row, span, False) == (
+        (end, top + height - 1),
+        (geometry.x_of(90), line),
+        (end, line),
+    )
+    assert fade_ramp(geometry, row, replace(span, fade_out=0), False) is None
+
+
+def test_the_clip_name_has_the_room_between_the_fade_handles() -> None:
+    geometry = TimelineGeometry(width=1000, audio_tracks=1)
+    geometry.pixels_per_frame = 4.0
+    row = next(row for row in geometry.rows if row.kind is RowKind.audio)
+    span = AudioSpan("c", 0, 10, 110, 0.0, 60, 20, length_known=True, muted=False)
+    left, right = label_room(geometry, span)
+    fade_in_left, _, fade_in_width, _ = fade_handle_rect(geometry, row, span, True)
+    fade_out_left = fade_handle_rect(geometry, row, span, False)[0]
+    assert left >= fade_in_left + fade_in_width  # the name starts after the fade-in's handle …
+    assert left >= geometry.x_of(70)  # … and its ramp
+    assert right <= fade_out_left <= geometry.x_of(90)
+    assert right - left > 50
+    without_fades = replace(span, fade_in=0, fade_out=0)
+    assert label_room(geometry, without_fades)[0] >= geometry.x_of(10) + 7  # right of the corner handle
+    geometry.scroll_px = geometry.x_of(50) - HEADER_WIDTH  # the clip's start off screen, its fade-in too
+    assert label_room(geometry, span)[0] == fade_handle_rect(geometry, row, span, True)[0] + 7 + 2
 
 
 def test_a_clip_whose_end_is_a_guess_offers_no_fade_out_handle() -> None:

@@ -27,6 +27,8 @@ from app.ui.playback import PlaybackController, TransportBar, play_span
 from app.ui.preferences import Preferences
 from app.ui.timeline import TimelineView
 from app.ui.timeline.geometry import RowKind
+from app.ui.timeline.style import Fonts, Palette
+from app.ui.timeline.tracks import IN_OUT_ARM_PX, IN_OUT_BRACKET_PX
 from tests.ui.test_playback import RATE, FakeClock, FakeStream, RampMixer, make_playback
 
 
@@ -269,3 +271,43 @@ def test_the_ruler_shows_the_marked_range_as_a_band(qtbot: QtBot, document: Docu
     assert inside > outside + 15
     document.execute(SetInOut(None))
     assert blueness(26, 46) == pytest.approx(outside, abs=3)
+
+
+def test_the_in_and_out_brackets_stay_below_the_labels_and_show_beside_the_playhead(
+    qtbot: QtBot, document: DocumentController
+) -> None:
+    document.execute(SetInOut(FrameRange(start=30, end=48)))
+    document.set_playhead(47)  # on the last marked frame
+    view = TimelineView(document, None)
+    qtbot.addWidget(view)
+    view.resize(800, view.sizeHint().height())
+    view.show()
+    qtbot.waitExposed(view)
+    view.zoom_to_fit()
+    geometry = view.timeline_geometry
+    row = geometry.row(RowKind.ruler)
+    bracket_top = row.bottom - 1 - IN_OUT_BRACKET_PX
+    image = view.grab().toImage()
+
+    def edge_pixels(left: int, right: int, top: int, bottom: int) -> int:
+        return sum(
+            image.pixelColor(x, y) == Palette.in_out_edge
+            for x in range(left, right)
+            for y in range(top, bottom)
+        )
+
+    # The in point lies under the label of second 1, which starts at frame 24: no mark crosses it.
+    x0, label_x = int(geometry.x_of(30)), int(geometry.x_of(24)) + 4
+    assert label_x < x0 < label_x + Fonts(view.font()).small_metrics.horizontalAdvance("00:00:01")
+    assert edge_pixels(x0 - 2, x0 + 4, row.top, bracket_top) == 0
+    assert edge_pixels(x0, x0 + 2, bracket_top, row.bottom - 1) == 2 * IN_OUT_BRACKET_PX  # "[" below it
+
+    view.zoom_out()
+    view.zoom_out()  # the playhead on the last marked frame now stands inside the "]"
+    image = view.grab().toImage()
+    x1, playhead = int(geometry.x_of(48)), int(geometry.x_of(47))
+    assert x1 - IN_OUT_ARM_PX < playhead < x1
+    assert image.pixelColor(playhead, bracket_top) == Palette.playhead
+    for beside in (playhead - 1, playhead + 1):  # the bracket's arm shows either side of the playhead
+        assert image.pixelColor(beside, bracket_top) == Palette.in_out_edge
+    assert edge_pixels(x1 - IN_OUT_ARM_PX, x1, bracket_top, row.bottom - 1) >= 24

@@ -43,6 +43,8 @@ CLIP_MARGIN_PX = 3
 #: Side of the square fade handles at a clip's top corners; the volume line's pick distance.
 FADE_HANDLE_PX = 7
 VOLUME_PICK_PX = 3
+#: Space between a clip's fade handles and its name.
+LABEL_GAP_PX = 2
 #: The mute toggle in an audio track's header: side, and gap to the header's right edge.
 MUTE_BOX_PX = 14
 MUTE_BOX_MARGIN_PX = 6
@@ -50,6 +52,10 @@ MUTE_BOX_MARGIN_PX = 6
 #: from its bottom; above it +24 dB is spread evenly to the top, below it -60 dB follows a fader law (the
 #: square root of the attenuation), so the levels used most (-20..0 dB) get most of the room.
 UNITY_GAIN_AT = 0.7
+
+#: A point (x, y) and a rectangle (left, top, width, height), in pixels.
+Point = tuple[float, float]
+Rect = tuple[float, float, float, float]
 
 
 class RowKind(Enum):
@@ -294,6 +300,42 @@ def fade_handle_x(geometry: TimelineGeometry, span: AudioSpan, fade_in: bool) ->
 def has_fade_handles(geometry: TimelineGeometry, span: AudioSpan) -> bool:
     """Whether the clip is drawn wide enough to carry its two fade handles apart."""
     return (span.end - span.start) * geometry.pixels_per_frame >= 3 * FADE_HANDLE_PX
+
+
+def fade_handle_rect(geometry: TimelineGeometry, row: Row, span: AudioSpan, fade_in: bool) -> Rect:
+    """(left, top, width, height) in pixels of a clip's fade-in (or fade-out) handle in audio row `row`."""
+    centre = fade_handle_x(geometry, span, fade_in)
+    return centre - FADE_HANDLE_PX / 2, clip_band(row)[0], FADE_HANDLE_PX, FADE_HANDLE_PX
+
+
+def fade_ramp(
+    geometry: TimelineGeometry, row: Row, span: AudioSpan, fade_in: bool
+) -> tuple[Point, Point, Point] | None:
+    """The triangle of a clip's fade-in (or fade-out), None without that fade: the ramp rises from silence
+    at the clip's edge, bottom, to the clip's volume line where the fade ends (first two points); the third,
+    at the edge on the volume line, closes the part of the sound the fade takes away."""
+    frames = span.fade_in if fade_in else span.fade_out
+    if not frames:
+        return None
+    top, height = clip_band(row)
+    bottom, line = top + height - 1, volume_y(row, span.gain_db)
+    edge = geometry.x_of(span.start if fade_in else span.end)
+    inner = geometry.x_of(span.start + frames if fade_in else span.end - frames)
+    return (edge, bottom), (inner, line), (edge, line)
+
+
+def label_room(geometry: TimelineGeometry, span: AudioSpan) -> tuple[float, float]:
+    """The pixels [left, right) where a clip's name is drawn: on screen, clear of its fade ramps and fade
+    handles (the fade-in handle sits where the fade-in ends, the fade-out handle where the fade-out starts).
+    Empty (left >= right) where there is no room."""
+    x0, x1 = geometry.x_of(span.start), geometry.x_of(span.end)
+    left = max(x0, HEADER_WIDTH, geometry.x_of(span.start + span.fade_in))
+    right = min(x1, geometry.width, geometry.x_of(span.end - span.fade_out))
+    if has_fade_handles(geometry, span):
+        left = max(left, fade_handle_x(geometry, span, True) + FADE_HANDLE_PX / 2 + LABEL_GAP_PX)
+        if span.length_known:
+            right = min(right, fade_handle_x(geometry, span, False) - FADE_HANDLE_PX / 2 - LABEL_GAP_PX)
+    return left, right
 
 
 def _hit_audio(

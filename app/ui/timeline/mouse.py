@@ -43,6 +43,7 @@ from app.ui.timeline.geometry import (
     mute_box,
     volume_y,
 )
+from app.ui.timeline.hints import status_hint
 
 #: Snap targets within this many pixels of the pointer attract a dragged edge or cut.
 SNAP_PX = 8
@@ -84,6 +85,7 @@ class MouseGestures:
         self._clip_press: tuple[QPoint, int] | None = None  # audio clip pressed: where, which span
         self._anchor_id: str | None = None  # where Shift+click ranges start
         self._pointer = (0.0, 0.0)  # the last pointer position of a drag (frames, y pixels)
+        self._status = ""  # the status bar text last sent: a drag's state or the hint for what is hovered
 
     def hit(self, x: float, y: float) -> Hit:
         content = self.content
@@ -194,8 +196,11 @@ class MouseGestures:
                 drag = ClipMoveDrag(self._document.project, span, start, self._document.playhead)
                 self._start(drag, frame, event)
         else:
-            cursor = _CURSORS.get(self.hit(position.x(), position.y()).kind, Qt.CursorShape.ArrowCursor)
-            self._widget.setCursor(cursor)
+            kind = self.hit(position.x(), position.y()).kind
+            self._widget.setCursor(_CURSORS.get(kind, Qt.CursorShape.ArrowCursor))
+            hint = status_hint(kind)
+            if hint != self._status:  # only on a change: a message shown since stays while the pointer rests
+                self._show_status(hint)
 
     def release(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
@@ -323,6 +328,12 @@ class MouseGestures:
             self._show_status(drag.describe() + hint)
         self._widget.update()
 
+    def clear_hint(self) -> None:
+        """The pointer left the timeline: take its hint off the status bar (not a drag's message)."""
+        if self.drag is None and self._status:
+            self._show_status("")
+
     def _show_status(self, text: str) -> None:
         # A status tip travels up the parents to the main window, which shows it in its status bar.
+        self._status = text
         QApplication.sendEvent(self._widget, QStatusTipEvent(text))

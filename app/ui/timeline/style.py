@@ -53,11 +53,14 @@ class Palette:
     placeholder = _color("#6b7d74")
     playhead = _color("#ff4d4f")
     guide = _color("#ffd54a")
-    # The marked in/out range: a band on the ruler, brackets at its ends.
-    in_out_range = _color("#4e8fd6", 120)
-    in_out_edge = _color("#79b4f2")
+    # The marked in/out range: a tint on the ruler (the labels stay readable over it), a band and brackets
+    # along its bottom.
+    in_out_range = _color("#4e8fd6", 60)
+    in_out_band = _color("#4e8fd6", 150)
+    in_out_edge = _color("#a6d0ff")
     in_out_tint = _color("#4e8fd6", 22)  # over the tracks: faint, the pictures stay readable
-    # Audio clip levels: fade ramps (shaded above the ramp), the volume line, fade handles; the mute toggle.
+    # Audio clip levels: fade ramps (shaded between the ramp and the volume line), the volume line, fade
+    # handles; the mute toggle.
     fade = _color("#000000", 110)
     fade_line = _color("#cfd5dc", 160)
     volume = _color("#f5d76e")

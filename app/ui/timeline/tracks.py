@@ -12,14 +12,15 @@ from app.model.audio_commands import track_label
 from app.model.timebase import frames_to_seconds, timecode
 from app.ui.timeline.content import AudioSpan, audio_span
 from app.ui.timeline.geometry import (
-    FADE_HANDLE_PX,
     HEADER_WIDTH,
     Row,
     RowKind,
     TimelineGeometry,
     clip_band,
-    fade_handle_x,
+    fade_handle_rect,
+    fade_ramp,
     has_fade_handles,
+    label_room,
     mute_box,
     ruler_steps,
     volume_y,
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
 _LABEL_REACH_PX = 120
 #: How strongly the clips of a muted audio track are drawn.
 MUTED_OPACITY = 0.4
+#: The in/out range along the ruler's bottom, below its labels: the band's height, the brackets' height and
+#: the length of their arms (pixels).
+IN_OUT_BAND_PX = 3
+IN_OUT_BRACKET_PX = 8
+IN_OUT_ARM_PX = 7
 
 
 def paint_ruler(
@@ -45,19 +51,21 @@ def paint_ruler(
     fonts: Fonts,
 ) -> None:
     """Timecode ruler: labelled major ticks (HH:MM:SS, or HH:MM:SS:FF when zoomed to frames), minor ticks,
-    and the in/out range as a band with brackets at its in and out points."""
+    and the in/out range: tinted, with a band and brackets at its in and out points along the ruler's
+    bottom, below the labels."""
     painter.fillRect(HEADER_WIDTH, row.top, geometry.content_width, row.height, Palette.ruler)
     marked = project.in_out.clipped(project.duration_frames) if project.in_out is not None else None
+    bottom = row.bottom - 1
+    edges = None  # the in and out points' pixels
     if marked is not None and marked.end >= frames[0] and marked.start <= frames[1]:
-        x0, x1 = int(geometry.x_of(marked.start)), int(geometry.x_of(marked.end))
-        painter.fillRect(x0, row.top, max(1, x1 - x0), row.height, Palette.in_out_range)
-        for x in (x0, x1 - 2):
-            painter.fillRect(x, row.top, 2, row.height, Palette.in_out_edge)
+        edges = int(geometry.x_of(marked.start)), int(geometry.x_of(marked.end))
+        x0, width = edges[0], max(1, edges[1] - edges[0])
+        painter.fillRect(x0, row.top, width, row.height, Palette.in_out_range)
+        painter.fillRect(x0, bottom - IN_OUT_BAND_PX, width, IN_OUT_BAND_PX, Palette.in_out_band)
     fps = project.settings.fps
     nominal = max(1, round(fps))
     major, minor = ruler_steps(nominal, geometry.pixels_per_frame)
     first = int(max(0.0, frames[0] - geometry.frames_in(_LABEL_REACH_PX)) // minor) * minor
-    bottom = row.bottom - 1
     lines, labels = [], []
     for frame in range(first, int(frames[1]) + 1, minor):
         x = int(geometry.x_of(frame))
@@ -68,6 +76,8 @@ def paint_ruler(
             lines.append(QLine(x, bottom - 5, x, bottom))
     painter.setPen(Palette.tick)
     painter.drawLines(lines)
+    if edges is not None:
+        _paint_in_out_brackets(painter, *edges, bottom)
     painter.setFont(fonts.small)
     painter.setPen(Palette.label)
     seconds_only = major % nominal == 0
@@ -76,6 +86,18 @@ def paint_ruler(
         text = timecode(frame, fps)
         painter.drawText(x + 4, baseline, text[:-3] if seconds_only else text)
     painter.fillRect(HEADER_WIDTH, bottom, geometry.content_width, 1, Palette.divider)
+
+
+def _paint_in_out_brackets(painter: QPainter, x0: int, x1: int, bottom: int) -> None:
+    """A "[" at the in point's pixel x0 and a "]" ending at the out point's x1, from the ruler's bottom
+    (pixel row `bottom`, the divider) up to below its labels. Their arms point into the range, so the out
+    bracket shows beside a playhead standing on the last marked frame."""
+    top = bottom - IN_OUT_BRACKET_PX
+    arm = min(IN_OUT_ARM_PX, max(2, (x1 - x0) // 2))
+    for stem, arm_left in ((x0, x0), (x1 - 2, x1 - arm)):
+        painter.fillRect(stem, top, 2, IN_OUT_BRACKET_PX, Palette.in_out_edge)
+        painter.fillRect(arm_left, top, arm, 2, Palette.in_out_edge)
+        painter.fillRect(arm_left, bottom - 2, arm, 2, Palette.in_out_edge)
 
 
 def paint_audio(
@@ -118,55 +140,57 @@ def paint_audio(
         text = f"{name} — decoding…" if drafts is not None and peaks is None else name
         if span.muted:
             text += " (muted)"
-        painter.setFont(fonts.small)
-        label_width = fonts.small_metrics.horizontalAdvance(text) + 8
-        # Right of the fade-in handle, which sits in the top left corner of a clip without a fade-in.
-        label_left = left + FADE_HANDLE_PX + 2 if left == x0 else left
-        painter.fillRect(
-            label_left,
-            top,
-            min(label_width, max(0, x1 - label_left)),
-            fonts.small_metrics.height() + 2,
-            Palette.label_ground,
-        )
-        painter.setPen(Palette.label)
-        painter.drawText(label_left + 4, top + 1 + fonts.small_metrics.ascent(), text)
+        _paint_label(painter, top, geometry, span, text, fonts)
         _paint_levels(painter, row, geometry, span)  # over the name: the handles stay in reach
     painter.setOpacity(1.0)
     painter.fillRect(HEADER_WIDTH, row.bottom - 1, geometry.content_width, 1, Palette.divider)
 
 
+def _paint_label(
+    painter: QPainter, top: int, geometry: TimelineGeometry, span: AudioSpan, text: str, fonts: Fonts
+) -> None:
+    """A clip's name at its top, between its fade handles and clear of its fade ramps, elided to the room
+    there (none where not even a letter fits)."""
+    metrics = fonts.small_metrics
+    room_left, room_right = label_room(geometry, span)
+    left = round(room_left)
+    room = int(room_right) - left
+    text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room - 8)
+    if text in ("", "…"):
+        return
+    painter.setFont(fonts.small)
+    width = min(metrics.horizontalAdvance(text) + 8, room)
+    painter.fillRect(left, top, width, metrics.height() + 2, Palette.label_ground)
+    painter.setPen(Palette.label)
+    painter.drawText(left + 4, top + 1 + metrics.ascent(), text)
+
+
 def _paint_levels(painter: QPainter, row: Row, geometry: TimelineGeometry, span: AudioSpan) -> None:
-    """A clip's fade ramps (shaded triangles), its volume line and its two fade handles."""
-    top, height = clip_band(row)
-    bottom = top + height - 1
-    x0, x1 = geometry.x_of(span.start), geometry.x_of(span.end)
+    """A clip's fade ramps (shaded triangles up to its volume line), its volume line and its two fade
+    handles."""
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    ramps = []
-    if span.fade_in:
-        ramps.append((x0, geometry.x_of(span.start + span.fade_in)))
-    if span.fade_out:
-        ramps.append((x1, geometry.x_of(span.end - span.fade_out)))
-    for edge, inner in ramps:
-        # Shaded above the ramp: the part of the sound the fade takes away.
+    for fade_in in (True, False):
+        ramp = fade_ramp(geometry, row, span, fade_in)
+        if ramp is None:
+            continue
+        # Shaded between the ramp and the volume line: the part of the sound the fade takes away.
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(Palette.fade)
-        painter.drawPolygon(QPolygonF([QPointF(edge, top), QPointF(inner, top), QPointF(edge, bottom)]))
+        painter.drawPolygon(QPolygonF([QPointF(x, y) for x, y in ramp]))
         painter.setPen(QPen(Palette.fade_line, 1))
-        painter.drawLine(QPointF(edge, bottom), QPointF(inner, top))
+        painter.drawLine(QPointF(*ramp[0]), QPointF(*ramp[1]))
     line = volume_y(row, span.gain_db)
     painter.setPen(QPen(Palette.volume, 1.5))
-    painter.drawLine(QPointF(x0, line), QPointF(x1, line))
+    painter.drawLine(QPointF(geometry.x_of(span.start), line), QPointF(geometry.x_of(span.end), line))
     if has_fade_handles(geometry, span):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setPen(QPen(Palette.fade_handle_border, 1))
         painter.setBrush(Palette.fade_handle)
         sides = (True, False) if span.length_known else (True,)
         for fade_in in sides:
-            centre = fade_handle_x(geometry, span, fade_in)
-            half = FADE_HANDLE_PX / 2
-            painter.drawRect(QRectF(centre - half, top, FADE_HANDLE_PX - 1, FADE_HANDLE_PX - 1))
+            left, top, width, height = fade_handle_rect(geometry, row, span, fade_in)
+            painter.drawRect(QRectF(left, top, width - 1, height - 1))  # the pen adds the last pixel
     painter.restore()
 
 

@@ -50,11 +50,6 @@ ZOOM_STEP = 1.5
 WHEEL_ZOOM_STEP = 1.25
 #: What "fit" shows of an empty project.
 EMPTY_FIT_SECONDS = 30
-_HINT = (
-    "Drag an act to reorder · drag its right edge to trim · drag a cut to roll · Shift: no snapping · "
-    "Ctrl+wheel zooms · double-click the beat track to add a beat, right-click a beat to remove it · "
-    "drag an audio clip's volume line or fade handles; right-click a track header for tracks"
-)
 
 
 class TimelineView(QWidget):
@@ -96,7 +91,7 @@ class TimelineView(QWidget):
         self.setAcceptDrops(True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # the paint covers every pixel
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setStatusTip(_HINT)
+        # No fixed status tip: the status bar hints at what is under the pointer (see hints.py).
         document.changed.connect(self._on_document_changed)
         document.replaced.connect(self._on_document_replaced)
         document.selection_changed.connect(self.update)
@@ -239,6 +234,7 @@ class TimelineView(QWidget):
         self._tip.hide()
         if self._mouse.drag is None:
             self.unsetCursor()
+        self._mouse.clear_hint()
         super().leaveEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
