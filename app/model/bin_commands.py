@@ -3,14 +3,16 @@ and insert pictures as acts.
 
 `Project.media_bin` stores only what was imported and not (yet) used; the bin the user sees, `bin_items`,
 also lists every picture an act references and every sound an audio clip plays, once each, with what uses
-it. Removing an entry from the bin never touches the acts or clips: media in use stays listed.
+it. Removing an entry from the bin never touches the acts or clips: media in use stays listed. A file whose
+content is already listed (the same bytes under another name or folder) is not imported again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import PurePosixPath
+from pathlib import PurePath, PurePosixPath
 
 from app.model.act import Act
 from app.model.commands import Changes, Command
@@ -80,29 +82,51 @@ def track_label(project: Project, track: int) -> str:
 
 
 def bin_items(project: Project) -> list[BinItem]:
-    """Every picture and sound of the project once (by stored path): the bin's entries in the order they
-    were imported, then the pictures acts use and the sounds audio clips play that were never imported, in
-    timeline order. Bin entries of neither kind (a renamed suffix) are listed as pictures."""
+    """Every picture and sound of the project once (by stored path): first the pictures acts use and the
+    sounds audio clips play that were never imported, in timeline order, then the bin's entries in the order
+    they were imported (so an import adds to the end and moves nothing). Bin entries of neither kind (a
+    renamed suffix) are listed as pictures."""
+    stored = {ref.path for ref in project.media_bin}
     uses: dict[str, list[str]] = {}
     kinds: dict[str, MediaKind] = {}
     refs: dict[str, MediaRef] = {}
-    for ref in project.media_bin:
-        refs.setdefault(ref.path, ref)
-        kinds.setdefault(ref.path, media_kind(ref.path) or MediaKind.image)
     for act in project.acts:
         for ref in act.references:
-            refs.setdefault(ref.path, ref)
+            if ref.path not in stored:
+                refs.setdefault(ref.path, ref)
             kinds.setdefault(ref.path, MediaKind.image)
             _add_once(uses.setdefault(ref.path, []), act.name)
     for clip in project.audio:
-        refs.setdefault(clip.media.path, clip.media)
+        if clip.media.path not in stored:
+            refs.setdefault(clip.media.path, clip.media)
         kinds.setdefault(clip.media.path, MediaKind.audio)
         _add_once(uses.setdefault(clip.media.path, []), track_label(project, clip.track))
-    stored = {ref.path for ref in project.media_bin}
+    for ref in project.media_bin:
+        refs.setdefault(ref.path, ref)
+        kinds[ref.path] = media_kind(ref.path) or MediaKind.image
     return [
         BinItem(ref=ref, kind=kinds[path], in_bin=path in stored, used_by=tuple(uses.get(path, ())))
         for path, ref in refs.items()
     ]
+
+
+def distinct_names(paths: Sequence[PurePath]) -> list[str]:
+    """How the bin names the files at `paths`: the file name, followed by as many of its parent folders as
+    tell it apart from other files of the same name ("02_chelsea.jpg — demo/") when there are any."""
+    names: list[str] = []
+    for path in paths:
+        namesakes = [other for other in paths if other.name == path.name and other != path]
+        if not namesakes:
+            names.append(path.name)
+            continue
+        folders = path.parent.parts
+        depth = 1
+        while depth < len(folders) and any(
+            other.parent.parts[-depth:] == folders[-depth:] for other in namesakes
+        ):
+            depth += 1
+        names.append(f"{path.name} — {'/'.join(folders[-depth:]).removeprefix('/')}/")
+    return names
 
 
 def _add_once(names: list[str], name: str) -> None:
@@ -114,33 +138,63 @@ def _files(count: int) -> str:
     return f"{count} file{'' if count == 1 else 's'}"
 
 
+@dataclass(frozen=True)
+class AlreadyInBin:
+    """A file an import skipped: `existing` is the bin entry it is (the same stored path or the same
+    content)."""
+
+    ref: MediaRef
+    existing: MediaRef
+
+    def __str__(self) -> str:
+        if self.ref.path == self.existing.path:
+            return f"{self.ref.path} is already in the media bin"
+        what = "sound" if media_kind(self.existing.path) is MediaKind.audio else "picture"
+        where = self.existing.path
+        if PurePosixPath(where).parent == PurePosixPath("."):
+            where += " in the project folder"
+        return f"{PurePosixPath(self.ref.path).name} is already in the bin (same {what} as {where})"
+
+
 @dataclass
 class ImportMedia(Command):
-    """Add pictures and sounds to the media bin; files already in it (same stored path) are skipped, and
-    when all of them are, the edit is refused naming the first."""
+    """Add pictures and sounds to the end of the media bin. A file the bin already lists, by stored path or
+    by content hash, is skipped (`skipped` says which entry it is); when every file is, the edit is refused
+    naming them."""
 
     refs: list[MediaRef]
     label: str = "Import files"
-    _added: list[MediaRef] = field(default_factory=list, repr=False)
+    added: list[MediaRef] = field(default_factory=list, repr=False)
+    skipped: list[AlreadyInBin] = field(default_factory=list, repr=False)
 
     def apply(self, project: Project) -> Changes:
-        known = {ref.path for ref in project.media_bin}
+        stored = {ref.path: ref for ref in project.media_bin}
+        # Media acts and clips use may still be imported under its own path (it then joins the bin), but
+        # the same content under another path is the same picture or sound listed twice.
+        by_content = {item.ref.sha256: item.ref for item in reversed(bin_items(project)) if item.ref.sha256}
         added: list[MediaRef] = []
-        for ref in self.refs:
-            if ref.path not in known:
-                known.add(ref.path)
-                added.append(ref)
+        skipped: list[AlreadyInBin] = []
+        offered = {ref.path: ref for ref in self.refs}.values()  # a file given twice is offered once
+        for ref in offered:
+            existing = stored.get(ref.path) or (by_content.get(ref.sha256) if ref.sha256 else None)
+            if existing is not None and (existing.path != ref.path or ref.path in stored):
+                skipped.append(AlreadyInBin(ref, existing))
+                continue
+            if ref.sha256:
+                by_content.setdefault(ref.sha256, ref)
+            added.append(ref)
+        self.skipped = skipped
         if not added:
             if not self.refs:
                 raise EditError("no files to import")
-            raise EditError(f"{self.refs[0].path} is already in the media bin")
+            raise EditError("; ".join(str(skip) for skip in skipped))
         project.media_bin.extend(added)
-        self._added = added
+        self.added = added
         self.label = f"Import {_files(len(added))}"
         return Changes()  # nothing renders from the bin; views listen to every change
 
     def revert(self, project: Project) -> Changes:
-        added = {ref.path for ref in self._added}
+        added = {ref.path for ref in self.added}
         project.media_bin[:] = [ref for ref in project.media_bin if ref.path not in added]
         return Changes()
 

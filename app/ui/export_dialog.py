@@ -44,6 +44,8 @@ HEIGHTS = (None, 2160, 1080, 720, 540, 360)
 QUALITIES = (("Best", 14), ("High", 18), ("Good", 23), ("Small file", 28))
 _SUFFIXES = {suffix for _, _, suffix in FORMATS if suffix}
 NO_IN_OUT_TIP = "Mark an in point (I) and an out point (O) on the timeline first"
+#: The file field is at least this many characters wide, so a usual path shows whole.
+OUTPUT_CHARACTERS = 60
 
 
 def output_problem(output: Path | None, fmt: str) -> str | None:
@@ -83,6 +85,9 @@ class ExportDialog(QDialog):
 
         self.output_edit = QLineEdit()
         self.output_edit.setPlaceholderText("File to export to")
+        self.output_edit.setMinimumWidth(
+            self.output_edit.fontMetrics().horizontalAdvance("x" * OUTPUT_CHARACTERS)
+        )
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self._on_browse_clicked)
         self.format_combo = QComboBox()
@@ -140,7 +145,7 @@ class ExportDialog(QDialog):
 
         suffix = FORMATS[self.format_combo.currentIndex()][2]
         output = self._resolved(remembered.output) if remembered.output else self._project_dir / stem
-        self.output_edit.setText(_with_suffix(str(output), suffix))
+        self.output_edit.setText(_with_suffix(str(output), suffix))  # the cursor ends up after the file name
         self.output_edit.textChanged.connect(self._update_export_allowed)
         self.format_combo.currentIndexChanged.connect(self._on_format_changed)
         self.draft_radio.toggled.connect(self._update_resolutions)

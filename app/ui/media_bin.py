@@ -2,7 +2,8 @@
 
 It lists `bin_items(project)`: what was imported (File ▸ Import Media…, or files dropped on the bin) plus
 every picture an act shows and every sound a clip plays, each once, marked "in use", "missing" or
-unusable. Pictures are dragged from here onto the acts track (the drag carries file URLs, so the
+unusable; files of the same name show their folder. Imported files are added at the end, selected and
+scrolled into view. Pictures are dragged from here onto the acts track (the drag carries file URLs, so the
 timeline's own image drop inserts them) and sounds onto an audio track; Add to Timeline does the same
 without a drag. Delete removes the selected entries from the bin while the bin has the keyboard focus (it
 never reaches the window's ripple delete of acts).
@@ -16,13 +17,14 @@ modification time) and arrive through a queued signal.
 from __future__ import annotations
 
 import stat
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractListModel,
     QEvent,
+    QMargins,
     QMimeData,
     QModelIndex,
     QObject,
@@ -48,12 +50,21 @@ from PySide6.QtGui import (
     QPainter,
     QPixmap,
 )
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QListView, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QListView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.engine.audio.check import check_audio
 from app.engine.image_check import check_image
 from app.errors import MediaError
-from app.model.bin_commands import BinItem, MediaKind, RemoveFromBin, bin_items
+from app.model.bin_commands import BinItem, MediaKind, RemoveFromBin, bin_items, distinct_names
 from app.ui.document import DocumentController
 from app.ui.media_import import (
     IMAGES_FILTER,
@@ -64,8 +75,13 @@ from app.ui.media_import import (
 )
 
 THUMBNAIL_SIZE = QSize(96, 64)
-#: Each cell of the bin: the thumbnail and two lines of text under it.
-CELL_SIZE = QSize(124, 112)
+#: A cell of the bin is this many characters wide (a longer name is shortened in the middle, keeping its
+#: suffix) and holds three lines of text under the thumbnail: the name, its folder when that is needed to
+#: tell it from another file of the same name, and its state.
+CELL_CHARACTERS = 20
+CELL_TEXT_LINES = 3
+_CELL_PADDING = 8
+_CELL_SPACING = 4
 #: Threads reading thumbnails and sound lengths (small: the files are read whole from disk).
 PREVIEW_THREADS = 2
 _MISSING_COLOUR = QColor("#e06c60")
@@ -162,6 +178,7 @@ class MediaBinModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.items: list[BinItem] = []
+        self.names: list[str] = []  # what each item is called in its cell (see distinct_names)
         self._paths: list[Path] = []
         self._keys: list[FileKey | None] = []
         self._previews: dict[FileKey, Preview] = {}
@@ -176,6 +193,7 @@ class MediaBinModel(QAbstractListModel):
         self.beginResetModel()
         self.items = items
         self._paths = [item.ref.resolve(project_dir).resolve() for item in items]  # no "x/../" shown
+        self.names = distinct_names(self._paths)
         self._keys = [_file_key(path) for path in self._paths]
         self.endResetModel()
         wanted = []
@@ -257,7 +275,7 @@ class MediaBinModel(QAbstractListModel):
         row = index.row()
         if role == Qt.ItemDataRole.DisplayRole:
             state = self.state(row)
-            return f"{self.items[row].name}\n{state}" if state else self.items[row].name
+            return f"{self.names[row]}\n{state}" if state else self.names[row]
         if role == Qt.ItemDataRole.DecorationRole:
             return self._icon(row)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -301,6 +319,18 @@ def _is_delete(event: QKeyEvent) -> bool:
     return plain and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
 
 
+class _CellDelegate(QStyledItemDelegate):
+    """Every item fills its cell, so each has room for all its lines (with uniform item sizes Qt would
+    otherwise size every item like the last one, and a one-line last item cut the others' text short)."""
+
+    def __init__(self, view: QListView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return self._view.gridSize().shrunkBy(QMargins(0, 0, _CELL_SPACING, _CELL_SPACING))
+
+
 class BinList(QListView):
     """The bin's icon view. Delete and Backspace are the bin's own keys while it has the focus; files dropped
     on it from elsewhere are reported by `files_dropped`."""
@@ -312,7 +342,9 @@ class BinList(QListView):
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setIconSize(THUMBNAIL_SIZE)
-        self.setGridSize(CELL_SIZE)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long name keeps its suffix
+        self.setItemDelegate(_CellDelegate(self))
+        self._fit_cells_to_font()
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)  # icons are not rearranged by dragging them
         self.setWordWrap(True)
@@ -323,6 +355,18 @@ class BinList(QListView):
         self.viewport().setAcceptDrops(True)  # files from elsewhere are imported
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+    def _fit_cells_to_font(self) -> None:
+        metrics = self.fontMetrics()
+        width = max(THUMBNAIL_SIZE.width(), metrics.horizontalAdvance("x" * CELL_CHARACTERS))
+        height = THUMBNAIL_SIZE.height() + CELL_TEXT_LINES * metrics.lineSpacing()
+        spare = _CELL_PADDING + _CELL_SPACING
+        self.setGridSize(QSize(width + spare, height + spare))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_cells_to_font()  # the stylesheet sets the font after construction
+        super().changeEvent(event)
 
     def event(self, event: QEvent) -> bool:
         # The window's Delete is a window-wide shortcut that ripple-deletes the selected acts: accepting
@@ -420,6 +464,7 @@ class MediaBinPanel(QWidget):
         document.replaced.connect(self._on_document_replaced)
         self.active = False  # on screen (see set_active)
         self._stale = True  # the listing is out of date: it is made again when the bin is next on screen
+        self._selection_wanted: set[str] | None = None  # see select_paths
 
     # -- commands -------------------------------------------------------------------------------------
 
@@ -430,7 +475,11 @@ class MediaBinPanel(QWidget):
             self.import_files(paths)
 
     def import_files(self, paths: list[Path]) -> None:
-        import_files(self._document, paths)
+        """Import `paths` into the bin, then select what they are listed as (the new entries, or those
+        already there) and scroll to it."""
+        listed = import_files(self._document, paths)
+        if listed:
+            self.select_paths([ref.path for ref in listed])
 
     def add_acts_dialog(self) -> None:
         """Edit ▸ Add Acts from Files…: choose pictures, insert them as acts after the selection."""
@@ -465,15 +514,27 @@ class MediaBinPanel(QWidget):
                 f"{first.name} stays in the bin while {', '.join(first.used_by)} use it{others}"
             )
 
+    def select_paths(self, paths: Collection[str]) -> None:
+        """Select just the items with these stored paths and scroll the last of them into view (a bin not on
+        screen does it when it next lists)."""
+        self._selection_wanted = set(paths)
+        self._refresh_when_shown()
+
     def refresh(self) -> None:
-        """List the project's media again, keeping the selection (by stored path)."""
+        """List the project's media again, keeping the selection (by stored path) or making the one asked
+        for by `select_paths`."""
         self._stale = False
-        selected = {item.ref.path for item in self.selected_items()}
+        wanted, self._selection_wanted = self._selection_wanted, None
+        selected = wanted if wanted is not None else {item.ref.path for item in self.selected_items()}
         self.model.set_items(bin_items(self._document.project), self._document.project_dir)
         selection = self.list.selectionModel()
-        for row, item in enumerate(self.model.items):
-            if item.ref.path in selected:
-                selection.select(self.model.index(row), selection.SelectionFlag.Select)
+        rows = [row for row, item in enumerate(self.model.items) if item.ref.path in selected]
+        for row in rows:
+            selection.select(self.model.index(row), selection.SelectionFlag.Select)
+        if wanted and rows:
+            last = self.model.index(rows[-1])
+            selection.setCurrentIndex(last, selection.SelectionFlag.NoUpdate)
+            self.list.scrollTo(last)
         self._update_actions()
 
     def set_active(self, active: bool) -> None:

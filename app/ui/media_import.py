@@ -124,15 +124,27 @@ def choose_files(
     return [Path(name) for name in names]
 
 
-def import_files(document: DocumentController, paths: Sequence[Path]) -> None:
-    """Check `paths` and import those that pass into the media bin (one undo step); the refused files are
-    reported in one line."""
+def import_files(document: DocumentController, paths: Sequence[Path]) -> list[MediaRef]:
+    """Check `paths` and import those that pass into the media bin (one undo step). Files the bin already
+    lists (the same file, or the same content elsewhere) are not imported again; that and the refused files
+    are reported in one line. Returns the bin entries the files are listed as: the new ones, then those
+    already there."""
     checked, refused = checked_files(paths, document.project_dir)
-    refs = [media.ref for media in checked]
-    if refs and document.execute(ImportMedia(refs)) and not refused:
-        document.message.emit(f"Imported {len(refs)} file{'' if len(refs) == 1 else 's'}")
+    if not checked:
+        if refused:
+            document.message.emit(refusal_message(refused, len(paths)))
+        return []
+    command = ImportMedia([media.ref for media in checked])
+    imported = document.execute(command)  # when every file is already listed, the refusal says so
+    already_listed = [str(skip) for skip in command.skipped]
     if refused:
-        document.message.emit(refusal_message(refused, len(paths)))
+        document.message.emit("; ".join([refusal_message(refused, len(paths)), *already_listed]))
+    elif imported:
+        count = len(command.added)
+        document.message.emit(
+            "; ".join([f"Imported {count} file{'' if count == 1 else 's'}", *already_listed])
+        )
+    return (command.added if imported else []) + [skip.existing for skip in command.skipped]
 
 
 def insertion_index(document: DocumentController) -> int:

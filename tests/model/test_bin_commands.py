@@ -3,7 +3,9 @@ as acts; every edit, undo and redo keeps the document consistent."""
 
 from __future__ import annotations
 
+import hashlib
 from fractions import Fraction
+from pathlib import PurePosixPath
 
 import pytest
 
@@ -15,6 +17,7 @@ from app.model.bin_commands import (
     MediaKind,
     RemoveFromBin,
     bin_items,
+    distinct_names,
     media_kind,
     new_act_frames,
 )
@@ -67,18 +70,19 @@ def test_media_kind_follows_the_suffix_whatever_its_case() -> None:
 def test_bin_lists_every_picture_and_sound_once_with_what_uses_it() -> None:
     project = _project()
     project.media_bin = [SONG, STILL]
+    # Media in use that was never imported first, then the bin in import order.
     assert bin_items(project) == [
-        BinItem(SONG, MediaKind.audio, in_bin=True),
-        BinItem(STILL, MediaKind.image, in_bin=True, used_by=("Outro",)),
         BinItem(MediaRef(path="intro.jpg"), MediaKind.image, in_bin=False, used_by=("Intro", "Outro")),
         BinItem(
             MediaRef(path="music.wav"), MediaKind.audio, in_bin=False, used_by=("audio track 1", "Voice")
         ),
         BinItem(MediaRef(path="voice.flac"), MediaKind.audio, in_bin=False, used_by=("Voice",)),
+        BinItem(SONG, MediaKind.audio, in_bin=True),
+        BinItem(STILL, MediaKind.image, in_bin=True, used_by=("Outro",)),
     ]
     items = bin_items(project)
-    assert [item.name for item in items] == ["song.MP3", "still.png", "intro.jpg", "music.wav", "voice.flac"]
-    assert [item.used for item in items] == [False, True, True, True, True]
+    assert [item.name for item in items] == ["intro.jpg", "music.wav", "voice.flac", "song.MP3", "still.png"]
+    assert [item.used for item in items] == [True, True, True, False, True]
 
 
 def test_luts_and_template_references_are_not_media_of_the_bin() -> None:
@@ -111,6 +115,60 @@ def test_a_picture_used_by_an_act_can_still_be_imported_into_the_bin() -> None:
     item = next(item for item in bin_items(history.project) if item.ref.path == "intro.jpg")
     assert item.in_bin and item.used_by == ("Intro", "Outro")
     assert history.undo_label == "Import 1 file"
+
+
+def _hashed(path: str, content: str) -> MediaRef:
+    return MediaRef(path=path, sha256=hashlib.sha256(content.encode()).hexdigest())
+
+
+def test_an_import_is_added_at_the_end_of_the_bin_and_moves_nothing() -> None:
+    history = History(_project())
+    history.project.media_bin = [SONG]
+    before = [item.ref.path for item in bin_items(history.project)]
+    history.execute(ImportMedia([SKY]))
+    assert [item.ref.path for item in bin_items(history.project)] == [*before, SKY.path]
+
+
+def test_a_copy_of_a_picture_already_listed_is_not_imported_again() -> None:
+    project = _project()
+    project.acts[0].references = [_hashed("intro.jpg", "cat")]
+    history = History(project)
+    copy = _hashed("../elsewhere/intro.jpg", "cat")
+    with pytest.raises(
+        EditError,
+        match=r"^intro\.jpg is already in the bin \(same picture as intro\.jpg in the project folder\)$",
+    ):
+        history.execute(ImportMedia([copy]))
+    assert history.project.media_bin == [] and not history.can_undo
+
+    # With a new file beside it, the new one is imported and the copy is named as skipped.
+    song = _hashed("media/song.wav", "tune")
+    command = ImportMedia([copy, song, _hashed("media/song-again.wav", "tune")])
+    _run_undo_redo(history, command)
+    assert history.project.media_bin == [song]
+    assert [str(skip) for skip in command.skipped] == [
+        "intro.jpg is already in the bin (same picture as intro.jpg in the project folder)",
+        "song-again.wav is already in the bin (same sound as media/song.wav)",
+    ]
+    assert [skip.existing for skip in command.skipped] == [project.acts[0].references[0], song]
+    assert history.undo_label == "Import 1 file"
+
+
+def test_files_with_the_same_name_are_told_apart_by_their_folders() -> None:
+    paths = [
+        PurePosixPath("/films/demo/02_chelsea.jpg"),
+        PurePosixPath("/films/demo-copy/02_chelsea.jpg"),
+        PurePosixPath("/films/demo/song.wav"),
+        PurePosixPath("/a/shots/sky.jpg"),
+        PurePosixPath("/b/shots/sky.jpg"),
+    ]
+    assert distinct_names(paths) == [
+        "02_chelsea.jpg — demo/",
+        "02_chelsea.jpg — demo-copy/",
+        "song.wav",
+        "sky.jpg — a/shots/",
+        "sky.jpg — b/shots/",
+    ]
 
 
 def test_remove_from_bin_takes_out_bin_entries_only_and_media_in_use_stays_listed() -> None:

@@ -139,6 +139,21 @@ def test_the_dialog_offers_the_settings_the_project_remembers(
     dialog.reject()
 
 
+def test_the_dialog_opens_wide_enough_for_a_path_and_shows_its_file_name(
+    qtbot: QtBot, editor: Editor, tmp_path: Path
+) -> None:
+    """It opened 347 px wide, the file field showing "mp/demo-copy/demo.mp4"."""
+    window = editor.open(_save(tmp_path, None, ExportOptions()))
+    dialog = _open_dialog(qtbot, window)
+    edit = dialog.output_edit
+    assert dialog.width() >= 560
+    assert edit.width() >= edit.fontMetrics().horizontalAdvance("x" * 60)
+    assert edit.cursorPosition() == len(edit.text())  # the end of the path, the file name, is in view
+    _choose(qtbot, dialog.format_combo, "ProRes MOV")
+    assert edit.text().endswith("film.mov") and edit.cursorPosition() == len(edit.text())
+    dialog.reject()
+
+
 def test_exporting_remembers_the_settings_in_one_undo_step_and_renders_them(
     qtbot: QtBot, editor: Editor, tmp_path: Path
 ) -> None:

@@ -32,6 +32,7 @@ from tests.engine.audio_fixtures import tone, write_wav
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MODIFIER = Qt.KeyboardModifier.NoModifier
+CONTROL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 #: Qt 6.12 deprecates the QPoint constructors of drag events for QPointF ones, which older Qt lacks.
 _OLD_DRAG_EVENTS = pytest.mark.filterwarnings("ignore:Function.*QDrag.*deprecated:DeprecationWarning")
 
@@ -208,6 +209,100 @@ def test_files_dropped_on_the_bin_are_imported(
     assert [ref.path for ref in document.project.media_bin] == ["drop.png"]
 
 
+def _selected_names(panel: MediaBinPanel) -> list[str]:
+    return [item.name for item in panel.selected_items()]
+
+
+def test_a_copy_of_a_picture_in_use_is_not_listed_twice(
+    tmp_path: Path, panel: MediaBinPanel, document: DocumentController
+) -> None:
+    """The same picture from another folder: not imported again, the user is told which entry it is, and
+    that entry is selected."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy = _picture(elsewhere / "used.png", "navy")  # the same bytes as the act's picture
+    document.execute(SetActField("a0", "references", [MediaRef.for_file(tmp_path / "used.png", tmp_path)]))
+    revision = document.history.revision
+    messages = _messages(document)
+
+    panel.import_files([copy])
+
+    assert document.project.media_bin == [] and document.history.revision == revision
+    assert messages == ["used.png is already in the bin (same picture as used.png in the project folder)"]
+    assert [item.name for item in panel.model.items] == ["used.png"]
+    assert _selected_names(panel) == ["used.png"]
+
+    # Beside a new file, the new one is imported and the copy named in the same line.
+    messages.clear()
+    panel.import_files([copy, _picture(elsewhere / "new.png", "teal")])
+    assert [ref.path for ref in document.project.media_bin] == ["elsewhere/new.png"]
+    assert messages == [
+        "Imported 1 file; used.png is already in the bin (same picture as used.png in the project folder)"
+    ]
+
+
+def test_two_files_of_the_same_name_show_their_folders(
+    tmp_path: Path, panel: MediaBinPanel, document: DocumentController
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    panel.import_files([_picture(other / "used.png", "orange")])  # another picture, the same name
+
+    assert [ref.path for ref in document.project.media_bin] == ["other/used.png"]
+    shown = [panel.model.data(panel.model.index(row)) for row in range(panel.model.rowCount())]
+    assert shown == [f"used.png — {tmp_path.name}/\n● in use", "used.png — other/"]
+
+
+def test_an_import_is_added_at_the_end_selected_and_scrolled_into_view(
+    qtbot: QtBot, tmp_path: Path, panel: MediaBinPanel, document: DocumentController
+) -> None:
+    colours = ["red", "green", "blue", "yellow", "cyan", "magenta", "gray", "white", "darkred", "darkgreen"]
+    earlier = [_picture(tmp_path / f"shot{i:02d}.png", colour) for i, colour in enumerate(colours)]
+    panel.import_files(earlier)
+    assert _selected_names(panel) == [path.name for path in earlier]
+    panel.list.scrollToTop()
+    before = [item.name for item in panel.model.items]
+
+    panel.import_files([_picture(tmp_path / "latest.png", "olive")])
+
+    assert [item.name for item in panel.model.items] == [*before, "latest.png"]  # nothing moved
+    assert _selected_names(panel) == ["latest.png"]
+    assert panel.list.currentIndex().row() == len(before)
+    rect = panel.list.visualRect(panel.model.index(len(before)))
+    assert panel.list.verticalScrollBar().value() > 0, "the bin should be taller than its view here"
+    assert panel.list.viewport().rect().contains(rect)
+
+
+def test_a_cell_shows_a_twenty_character_name_whole_and_three_lines(panel: MediaBinPanel) -> None:
+    """ "01_astronaut.jpg" was shortened to "01_astronaut.…" in a 124 px cell."""
+    rect = panel.list.visualRect(panel.model.index(0))
+    metrics = panel.list.fontMetrics()
+    assert metrics.horizontalAdvance("01_astronaut_xxx.jpg") <= rect.width() - 8  # less the text margins
+    assert rect.height() >= THUMBNAIL_SIZE.height() + 3 * metrics.lineSpacing()
+
+
+def test_view_media_follows_the_media_dock(qtbot: QtBot, editor: MainWindow) -> None:
+    toggle = _menu_action(editor, "M&edia")
+    assert toggle.isCheckable() and toggle.shortcut() == QKeySequence("Ctrl+Shift+E")
+    assert not toggle.isChecked()  # its tab is behind the inspector's
+
+    editor.timeline.setFocus()
+    qtbot.keyClick(editor.timeline, Qt.Key.Key_E, CONTROL_SHIFT)
+    qtbot.waitUntil(toggle.isChecked)
+    assert editor.media_bin.active
+
+    editor.inspector_dock.raise_()  # another tab in front: the bin is off screen
+    qtbot.waitUntil(lambda: not toggle.isChecked())
+    editor.media_dock.raise_()
+    qtbot.waitUntil(toggle.isChecked)
+
+    toggle.trigger()  # checked: hides the dock
+    assert not editor.media_dock.isVisible() and not toggle.isChecked()
+    qtbot.keyClick(editor.timeline, Qt.Key.Key_E, CONTROL_SHIFT)
+    qtbot.waitUntil(toggle.isChecked)
+    assert editor.media_dock.isVisible() and editor.media_bin.active
+
+
 # -- what the bin shows ----------------------------------------------------------------------------------
 
 
@@ -361,7 +456,8 @@ def test_add_to_timeline_puts_sounds_on_the_first_audio_track_at_the_playhead(
         [_sound(tmp_path / "a.wav", 1.0), _sound(tmp_path / "b.wav"), _picture(tmp_path / "p.png")]
     )
     document.set_playhead(30)
-    for name in ("a.wav", "b.wav", "p.png"):
+    _click_item(qtbot, panel, "a.wav")
+    for name in ("b.wav", "p.png"):
         _click_item(qtbot, panel, name, Qt.KeyboardModifier.ControlModifier)
     panel.add_action.trigger()
 
