@@ -77,6 +77,11 @@ def add_project_parsers(commands: argparse._SubParsersAction[Any]) -> None:
         "--sections", action="store_true", help='add "sections": [{start, end, label, energy}]'
     )
     beats.add_argument("--onsets", action="store_true", help='add "onsets": [s...]')
+    beats.add_argument(
+        "--alternatives",
+        action="store_true",
+        help='add "alternatives": [{name, tempo, beats, downbeats, meter}]: the grid at half/double tempo',
+    )
 
     render = commands.add_parser("render", help="render a project to a video file (or a PNG folder)")
     render.add_argument("project", type=Path)
@@ -124,6 +129,8 @@ def cmd_beats(args: argparse.Namespace) -> int:
             report["sections"] = [asdict(section) for section in analysis.sections]
         if args.onsets:
             report["onsets"] = list(analysis.onsets)
+        if args.alternatives:
+            report["alternatives"] = [asdict(level) for level in analysis.alternatives]
         print(json.dumps(report))
     else:
         print(
@@ -138,6 +145,9 @@ def cmd_beats(args: argparse.Namespace) -> int:
                 )
         if args.onsets:
             print(f"  {len(analysis.onsets)} onsets")
+        if args.alternatives:
+            for level in analysis.alternatives:
+                print(f"  {level.name} tempo: {level.tempo:.1f} BPM, {len(level.beats)} beats")
     return EXIT_OK
 
 

@@ -26,7 +26,8 @@ MAX_TAP_BPM = 400.0
 _TIME_DECIMALS = 6
 
 
-def _round_time(seconds: float) -> float:
+def round_time(seconds: float) -> float:
+    """`seconds` to the microsecond, the precision grid times are stored with."""
     return round(seconds, _TIME_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
@@ -74,7 +75,7 @@ def grid_from_taps(taps: Sequence[float], duration_s: float, meter: int = 4) -> 
     # Beat k lies at first + k * period; k counts from the first tap and may be negative (beats before it).
     k_first = math.ceil(-first / period)
     k_last = math.floor((duration_s - first) / period)
-    indexed = [(k, _round_time(first + k * period)) for k in range(k_first, k_last + 1)]
+    indexed = [(k, round_time(first + k * period)) for k in range(k_first, k_last + 1)]
     indexed = [(k, t) for k, t in indexed if t >= 0]
     beats = tuple(t for _, t in indexed)
     downbeats = tuple(t for k, t in indexed if k % meter == 0)
@@ -150,7 +151,8 @@ class RemoveBeatMarker(_ReplaceGrid):
 @dataclass
 class NudgeBeatGrid(_ReplaceGrid):
     """Shift the whole grid by `delta_s` seconds: detected beats and downbeats, manual additions and removals,
-    and section boundaries. Refused when any time would fall before 0 s."""
+    section boundaries and the half and double tempo alternatives. Refused when any time would fall before
+    0 s."""
 
     delta_s: float
     label: str = "Nudge beats"
@@ -160,16 +162,17 @@ class NudgeBeatGrid(_ReplaceGrid):
         if not math.isfinite(self.delta_s):
             raise EditError(f"beat nudge must be a finite number of seconds, got {self.delta_s}")
         times = [*grid.beats, *grid.downbeats, *grid.added, *grid.removed, *(s.start for s in grid.sections)]
+        times += [t for alternative in grid.alternatives for t in alternative.beats]
         if times and min(times) + self.delta_s < 0:
             raise EditError(f"nudging by {self.delta_s:+.3f} s would move a beat before 0 s")
 
         def shift(values: tuple[float, ...]) -> tuple[float, ...]:
-            return tuple(_round_time(t + self.delta_s) for t in values)
+            return tuple(round_time(t + self.delta_s) for t in values)
 
         sections = tuple(
             Section(
-                start=_round_time(s.start + self.delta_s),
-                end=_round_time(s.end + self.delta_s),
+                start=round_time(s.start + self.delta_s),
+                end=round_time(s.end + self.delta_s),
                 label=s.label,
                 energy=s.energy,
             )
@@ -182,6 +185,12 @@ class NudgeBeatGrid(_ReplaceGrid):
                 "added": shift(grid.added),
                 "removed": shift(grid.removed),
                 "sections": sections,
+                "alternatives": tuple(
+                    alternative.model_copy(
+                        update={"beats": shift(alternative.beats), "downbeats": shift(alternative.downbeats)}
+                    )
+                    for alternative in grid.alternatives
+                ),
             }
         )
 
@@ -190,9 +199,10 @@ class NudgeBeatGrid(_ReplaceGrid):
 class SetTempoFromTaps(_ReplaceGrid):
     """Replace the grid with a constant-tempo grid fitted to tapped times (see grid_from_taps).
 
-    The grid keeps its `source` and sections (they describe the audio, not the tempo); the detected beats and
-    the manual corrections to them are replaced. `duration_s` is how far the beats extend; None: the longest
-    of the timeline, the last tap, and the old grid's last beat or section end.
+    The grid keeps its `source` and sections (they describe the audio, not the tempo); the detected beats,
+    the manual corrections to them and the half and double tempo alternatives (they describe the old grid)
+    are replaced. `duration_s` is how far the beats extend; None: the longest of the timeline, the last tap,
+    and the old grid's last beat or section end.
     """
 
     tap_times_s: Sequence[float]

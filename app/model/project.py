@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -142,28 +143,64 @@ class Section(BaseModel):
     energy: float = Field(0.0, ge=0.0, le=1.0)  # loudness relative to the loudest section
 
 
+#: The fastest tempo a beat grid holds (BPM).
+MAX_BPM = 400.0
+
+
+def _sorted_non_negative(values: tuple[float, ...]) -> tuple[float, ...]:
+    if any(t < 0 for t in values):
+        raise ValueError("beat times must be >= 0 seconds")
+    if list(values) != sorted(values):
+        raise ValueError("beat times must be sorted")
+    return values
+
+
+#: Times in seconds, sorted, none before 0.
+BeatTimes = Annotated[tuple[float, ...], AfterValidator(_sorted_non_negative)]
+
+
+class MetricalAlternative(BaseModel):
+    """The same music's grid at half or double the tempo of the beat grid (seconds), as detected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["half", "double"]
+    tempo: float = Field(ge=0.0, le=MAX_BPM)  # BPM
+    meter: int = Field(4, ge=1, le=16)  # beats per bar
+    beats: BeatTimes = ()
+    downbeats: BeatTimes = ()
+
+
 class BeatGrid(BaseModel):
-    """Beat times in seconds as detected from `source`, plus the user's manual corrections."""
+    """Beat times in seconds as detected from `source`, plus the user's manual corrections.
+
+    `alternatives` are the detected grids at half and double this tempo (at most one of each), offered
+    when detection locked to a metrical level other than the one a listener taps.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: MediaRef | None = None
-    tempo: float = Field(0.0, ge=0.0, le=400.0)  # BPM; 0 when unknown
+    tempo: float = Field(0.0, ge=0.0, le=MAX_BPM)  # BPM; 0 when unknown
     meter: int = Field(4, ge=1, le=16)  # beats per bar
-    beats: tuple[float, ...] = ()
-    downbeats: tuple[float, ...] = ()
-    added: tuple[float, ...] = ()
-    removed: tuple[float, ...] = ()
+    beats: BeatTimes = ()
+    downbeats: BeatTimes = ()
+    added: BeatTimes = ()
+    removed: BeatTimes = ()
     sections: tuple[Section, ...] = ()
+    alternatives: tuple[MetricalAlternative, ...] = ()
 
-    @field_validator("beats", "downbeats", "added", "removed")
+    @field_validator("alternatives")
     @classmethod
-    def _sorted_non_negative(cls, values: tuple[float, ...]) -> tuple[float, ...]:
-        if any(t < 0 for t in values):
-            raise ValueError("beat times must be >= 0 seconds")
-        if list(values) != sorted(values):
-            raise ValueError("beat times must be sorted")
+    def _one_of_each(cls, values: tuple[MetricalAlternative, ...]) -> tuple[MetricalAlternative, ...]:
+        names = [alternative.name for alternative in values]
+        if len(names) != len(set(names)):
+            raise ValueError(f"a beat grid has at most one alternative of each kind, got {names}")
         return values
+
+    def alternative(self, name: str) -> MetricalAlternative | None:
+        """The alternative called `name` ("half" or "double"), or None when the grid has none."""
+        return next((alternative for alternative in self.alternatives if alternative.name == name), None)
 
     def effective_beats(self) -> list[float]:
         """Detected beats minus the removed ones plus the added ones, sorted (seconds)."""

@@ -269,6 +269,9 @@ class MainWindow(QMainWindow):
         checks = self._action(view, "&Quality Checks", self._on_quality_checks_triggered, "Ctrl+Shift+Q")
         checks.setCheckable(True)
         self.qc_dock.visibilityChanged.connect(checks.setChecked)
+        media = self._action(view, "M&edia", self._on_media_triggered, "Ctrl+Shift+E")
+        media.setCheckable(True)
+        self.media_dock.visibilityChanged.connect(media.setChecked)
 
         library = bar.addMenu("&Templates")
         self._action(library, "&Apply to Selection", self.templates.apply_to_selection, "Ctrl+Shift+A")
@@ -288,6 +291,7 @@ class MainWindow(QMainWindow):
         self._action(music, "Nudge Beats &Earlier", lambda: self.music.nudge(-1), "Alt+Left")
         self._action(music, "Nudge Beats &Later", lambda: self.music.nudge(1), "Alt+Right")
         self._action(music, "&Tap Tempo", self.music.tap, "T")
+        music.addActions([self.music.half_tempo_action, self.music.double_tempo_action])
 
         play = bar.addMenu("&Playback")
         self._action(play, "Play / &Pause", self.playback.toggle_play, "Space")
@@ -376,6 +380,14 @@ class MainWindow(QMainWindow):
             self.qc_dock.raise_()
         else:
             self.qc_dock.close()
+
+    def _on_media_triggered(self, checked: bool) -> None:
+        # As the Quality Checks entry: checked means the bin is on screen.
+        if checked:
+            self.media_dock.show()
+            self.media_dock.raise_()
+        else:
+            self.media_dock.close()
 
     def _on_check_quality_triggered(self) -> None:
         self.qc_dock.show()

@@ -1,4 +1,5 @@
-"""The Music menu: replace the music (re-conforming cuts), pacing presets, nudging the grid, tap tempo.
+"""The Music menu: replace the music (re-conforming cuts), pacing presets, nudging the grid, tap tempo,
+half and double tempo.
 
 Analysis of a new track runs on a QThread; its result is applied only if the document did not change
 meanwhile (otherwise the user is told to try again), as one undoable ReplaceAudio.
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QWidget
 
 from app.engine.cache import StageCache
@@ -17,6 +19,7 @@ from app.model import AudioClip, BeatGrid, MediaRef, Project
 from app.model.beat_commands import NudgeBeatGrid, SetTempoFromTaps
 from app.model.conform import ReplaceAudio
 from app.model.pacing import ApplyPacing
+from app.model.tempo_commands import SwitchMetricalLevel, unavailable
 from app.ui.document import DocumentController
 from app.ui.files import open_file_name
 
@@ -76,6 +79,14 @@ class MusicController(QObject):
         self._tap_timer.setSingleShot(True)
         self._tap_timer.setInterval(int(TAP_RESET_S * 1000))
         self._tap_timer.timeout.connect(self._on_tap_timer_timeout)
+        # Enabled only while the grid has that level; the status tip says why not.
+        self.half_tempo_action = QAction("&Half Tempo", self)
+        self.half_tempo_action.triggered.connect(self._on_half_tempo_triggered)
+        self.double_tempo_action = QAction("&Double Tempo", self)
+        self.double_tempo_action.triggered.connect(self._on_double_tempo_triggered)
+        document.changed.connect(self._on_document_changed)
+        document.replaced.connect(self._on_document_changed)
+        self._on_document_changed()
 
     # -- replace music -----------------------------------------------------------------------------------
 
@@ -128,6 +139,27 @@ class MusicController(QObject):
 
     def nudge(self, frames: int) -> None:
         self.document.execute(NudgeBeatGrid(frames / float(self.document.project.settings.fps)))
+
+    def switch_tempo(self, name: str) -> None:
+        """Make the grid's "half" or "double" tempo level the beat grid (one undo step); the status bar says
+        what changed, or why there is no such level."""
+        command = SwitchMetricalLevel(name)
+        if self.document.execute(command) and command.result is not None:
+            self.document.message.emit(command.result.summary)
+
+    def _on_half_tempo_triggered(self) -> None:
+        self.switch_tempo("half")
+
+    def _on_double_tempo_triggered(self) -> None:
+        self.switch_tempo("double")
+
+    def _on_document_changed(self, changes: object = None) -> None:
+        grid = self.document.project.beats
+        for name, action in (("half", self.half_tempo_action), ("double", self.double_tempo_action)):
+            level = grid.alternative(name)
+            action.setEnabled(level is not None)
+            tip = f"Switch the beats to {level.tempo:.0f} BPM; cuts stay on the music" if level else None
+            action.setStatusTip(tip or unavailable(grid, name) or "")
 
     def tap(self) -> None:
         """Tap tempo: each tap marks a beat at the playhead; after MIN_TAPS taps the grid follows them."""

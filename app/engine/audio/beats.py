@@ -46,11 +46,39 @@ EDGE_PERIOD_BEATS = 8  # the grid is continued at the median period of this many
 EDGE_BEAT_RATIO = 0.1  # an extrapolated edge beat's onset reaches this share of the median beat's
 EDGE_PEAK_OVER_MEDIAN = 3.0  # ... and this multiple of the envelope's median over the beat around it
 MIN_PULSE_CONTRAST = 1.3  # beats must carry at least this times the envelope's mean, else there is no pulse
+# The tactus: tempo ratios (of the tempogram's tempo) tried as the beat, the range a beat may have, and how
+# a level is scored (bench/bench_beats.py measures the choice on drum grooves and sampled arrangements).
+TACTUS_RATIOS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4, 1.0, 4 / 3, 3 / 2, 2.0)
+TACTUS_BPM = (40.0, 240.0)
+TACTUS_PREFERRED_BPM = 120.0  # the centre of the tempo preference …
+TACTUS_SPREAD_OCTAVES = 0.8  # … and its width (one standard deviation, in octaves)
+ONSET_WEIGHT = 2.0
+HARMONY_WEIGHT = 1.0
+OWN_LEVEL_BONUS = 1.0  # in score units: the tracker's own level is kept unless another is clearly better
+MIN_TACTUS_BEATS = 4
+HARMONY_WINDOW_FRAMES = 8  # ~190 ms of chroma either side of a frame when looking for a chord change
 #: Seconds the onset envelope's peaks trail the attacks, measured on the synthetic corpus (bench_beats.py).
 ENVELOPE_LAG_S = 0.044
 #: Bump when the analysis changes, so cached results computed the old way stop matching.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 4
 CACHE_FILE = "beats.json"
+#: Half or double levels outside this range (BPM) are no tempo a listener taps; the document holds <= 400.
+ALTERNATIVE_BPM = (20.0, 400.0)
+
+
+@dataclass(frozen=True)
+class MetricalLevel:
+    """The beat grid at another metrical level than the chosen one, for a listener who taps that one.
+
+    `name` is "half" (every other beat) or "double" (a beat between each two); times are seconds, `tempo`
+    BPM, `meter` beats per bar, `downbeats` the beats that start a bar.
+    """
+
+    name: str
+    tempo: float
+    beats: tuple[float, ...]
+    downbeats: tuple[float, ...]
+    meter: int
 
 
 @dataclass(frozen=True)
@@ -61,7 +89,8 @@ class BeatAnalysis:
     (aligned with `beats`). `meter` is beats per bar (3 or 4); `downbeats` are the beats that start a bar.
     `onset_envelope` (onset strength) and `energy` (RMS loudness, -40..0 dB of the track's loudest frame
     mapped to 0..1) are sampled at `envelope_rate` Hz from t = 0. `sections` are self-similar parts in
-    order, covering the whole track.
+    order, covering the whole track. `alternatives` are the grids at half and double tempo (either may be
+    missing), so the editor can switch when the chosen level is not the one a listener taps.
     """
 
     tempo: float
@@ -75,6 +104,7 @@ class BeatAnalysis:
     energy: tuple[float, ...] = ()
     sections: tuple[SectionInfo, ...] = ()
     tempo_curve: tuple[float, ...] = ()
+    alternatives: tuple[MetricalLevel, ...] = ()
 
     def to_json(self) -> str:
         """The analysis as a JSON object string (times rounded to 0.1 ms, envelopes to 1e-4)."""
@@ -83,6 +113,9 @@ class BeatAnalysis:
             data[key] = [round(t, 4) for t in data[key]]
         for key in ("onset_envelope", "energy"):
             data[key] = [round(v, 4) for v in data[key]]
+        for level in data["alternatives"]:
+            for key in ("beats", "downbeats"):
+                level[key] = [round(t, 4) for t in level[key]]
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -101,6 +134,16 @@ class BeatAnalysis:
             energy=tuple(float(v) for v in data["energy"]),
             sections=tuple(SectionInfo(**section) for section in data["sections"]),
             tempo_curve=tuple(float(v) for v in data["tempo_curve"]),
+            alternatives=tuple(
+                MetricalLevel(
+                    name=str(level["name"]),
+                    tempo=float(level["tempo"]),
+                    beats=tuple(float(t) for t in level["beats"]),
+                    downbeats=tuple(float(t) for t in level["downbeats"]),
+                    meter=int(level["meter"]),
+                )
+                for level in data["alternatives"]
+            ),
         )
 
 
@@ -146,10 +189,11 @@ def _analyze_samples(y: np.ndarray, name: str) -> BeatAnalysis:
         raise InputError(f"{name}: audio is silent (RMS {rms_dbfs:.0f} dBFS), no beats to find")
 
     features = compute_features(y, ANALYSIS_RATE, HOP)
-    beat_frames = _track_beats(features)
-    if beat_frames.size < 2:
-        raise InputError(f"{name}: found {beat_frames.size} beat(s), need at least 2 (no steady pulse?)")
-    contrast = _strength_at(features.onset_envelope, beat_frames).mean() / features.onset_envelope.mean()
+    beat_frames, tracked = _track_beats(features)
+    if tracked.size < 2:
+        raise InputError(f"{name}: found {tracked.size} beat(s), need at least 2 (no steady pulse?)")
+    # Judged on the tracker's own grid: choosing among levels by their accents would find "beats" in noise.
+    contrast = _strength_at(features.onset_envelope, tracked).mean() / features.onset_envelope.mean()
     if contrast < MIN_PULSE_CONTRAST:
         raise InputError(f"{name}: no steady pulse found (beats stand out {contrast:.2f}x from the rest)")
     beat_times = np.clip(
@@ -168,6 +212,7 @@ def _analyze_samples(y: np.ndarray, name: str) -> BeatAnalysis:
         energy=tuple(float(v) for v in features.energy),
         sections=find_sections(features, beat_frames, duration_s),
         tempo_curve=_tempo_curve(beat_times),
+        alternatives=_metrical_alternatives(features, beat_frames, meter, phase),
     )
 
 
@@ -178,9 +223,39 @@ def _aligned_envelope(envelope: np.ndarray) -> np.ndarray:
     return shifted / max(float(shifted.max()), 1e-9)
 
 
-def _track_beats(features: Features) -> np.ndarray:
-    """Beat positions (onset-envelope frames, sorted) following the local tempo."""
+def _track_beats(features: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Beat positions (onset-envelope frames, sorted) at the metrical level a listener taps, and the
+    tracker's own grid (which says whether there is a pulse at all).
+
+    The tracker follows the local tempo at several ratios of the tempogram's tempo (it often locks to the
+    sixteenths of an arpeggio, or to a syncopated 3:4 pattern); each grid is scored as a tactus
+    (`_tactus_score`) and the best one is continued to the edges. The tracker's own level, after the
+    half/double check that keeps drum grooves right, starts with a bonus: another level has to be clearly
+    better to replace it.
+    """
     envelope = features.onset_envelope
+    global_bpm, local_bpm = _local_tempo(envelope)
+    own = _dp_track(envelope, local_bpm)
+    if own.size < 2:
+        return own, own
+    own = _extend_to_edges(features, _choose_metrical_level(envelope, own))
+    candidates = [(own, OWN_LEVEL_BONUS)]
+    low, high = TACTUS_BPM
+    for ratio in TACTUS_RATIOS:
+        if low <= global_bpm * ratio <= high:
+            candidates.append((_dp_track(envelope, local_bpm * ratio), 0.0))
+    accents = _Accents.of(features)
+    scored = [
+        (_tactus_score(accents, frames) + bonus, index)
+        for index, (frames, bonus) in enumerate(candidates)
+        if frames.size >= MIN_TACTUS_BEATS
+    ]
+    best = max(scored)[1] if scored else 0
+    return _extend_to_edges(features, candidates[best][0]), own
+
+
+def _local_tempo(envelope: np.ndarray) -> tuple[float, np.ndarray]:
+    """The track's tempo (BPM) and a smoothed tempo per envelope frame, folded to its octave."""
     tempogram = librosa.feature.tempogram(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP)
     global_bpm = float(librosa.feature.tempo(tg=tempogram, sr=ANALYSIS_RATE, hop_length=HOP)[0])
     local_bpm = librosa.feature.tempo(
@@ -189,14 +264,54 @@ def _track_beats(features: Features) -> np.ndarray:
     # Octave errors of single frames are folded back next to the global tempo before smoothing.
     local_bpm = local_bpm / 2.0 ** np.round(np.log2(local_bpm / global_bpm))
     width = max(1, round(LOCAL_TEMPO_SMOOTHING_S * ANALYSIS_RATE / HOP)) | 1
-    local_bpm = scipy.ndimage.median_filter(local_bpm, size=width, mode="nearest")
+    return global_bpm, scipy.ndimage.median_filter(local_bpm, size=width, mode="nearest")
+
+
+def _dp_track(envelope: np.ndarray, local_bpm: np.ndarray) -> np.ndarray:
+    """librosa's dynamic-programming beat tracker following the tempo curve `local_bpm` (frames)."""
     _, frames = librosa.beat.beat_track(
         onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP, bpm=local_bpm, trim=True
     )
-    frames = np.asarray(frames, dtype=np.int64)
-    if frames.size < 2:
-        return frames
-    return _extend_to_edges(features, _choose_metrical_level(envelope, frames))
+    return np.asarray(frames, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Accents:
+    """What a tapped beat falls on, each envelope divided by its mean: loud onsets and chord changes."""
+
+    onsets: np.ndarray
+    harmony: np.ndarray
+
+    @classmethod
+    def of(cls, features: Features) -> _Accents:
+        onsets = features.onset_envelope
+        harmony = harmonic_change(features.chroma)
+        return cls(onsets / max(float(onsets.mean()), 1e-9), harmony / max(float(harmony.mean()), 1e-9))
+
+
+def _tactus_score(accents: _Accents, frames: np.ndarray) -> float:
+    """How much `frames` sounds like the beat a listener taps: strong onsets and chord changes on its
+    beats (log of their mean strength there, weighted), and a tempo listeners like to tap (a log-normal
+    preference around TACTUS_PREFERRED_BPM). A slower level keeps only the strongest accents, so the
+    preference is what stops the choice from sliding to whole bars."""
+    bpm = 60.0 * ANALYSIS_RATE / HOP / float(np.median(np.diff(frames)))
+    on_beats = ONSET_WEIGHT * np.log(
+        float(_strength_at(accents.onsets, frames).mean()) + 1e-6
+    ) + HARMONY_WEIGHT * np.log(float(_strength_at(accents.harmony, frames).mean()) + 1e-6)
+    return on_beats - 0.5 * (np.log2(bpm / TACTUS_PREFERRED_BPM) / TACTUS_SPREAD_OCTAVES) ** 2
+
+
+def harmonic_change(chroma: np.ndarray, half_window: int = HARMONY_WINDOW_FRAMES) -> np.ndarray:
+    """Per frame, how different the chroma of the next `half_window` frames is from that of the previous
+    ones (1 - cosine similarity, 0..1): peaks where chords change, which is on beats and bars."""
+    unit = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
+    running = np.cumsum(np.pad(unit, ((0, 0), (1, 0))), axis=1)
+    frames = np.arange(unit.shape[1])
+    before = running[:, frames] - running[:, np.clip(frames - half_window, 0, None)]
+    after = running[:, np.clip(frames + half_window, None, unit.shape[1])] - running[:, frames]
+    before /= np.linalg.norm(before, axis=0, keepdims=True) + 1e-9
+    after /= np.linalg.norm(after, axis=0, keepdims=True) + 1e-9
+    return np.clip(1.0 - np.sum(before * after, axis=0), 0.0, 1.0)
 
 
 def _strength_at(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -287,3 +402,43 @@ def _tempo_curve(beat_times: np.ndarray) -> tuple[float, ...]:
     smoothed = scipy.ndimage.uniform_filter1d(intervals, size=min(4, intervals.size), mode="nearest")
     per_beat = np.append(smoothed, smoothed[-1])
     return tuple(round(60.0 / float(v), 1) for v in per_beat)
+
+
+def _metrical_alternatives(
+    features: Features, beat_frames: np.ndarray, meter: int, phase: int
+) -> tuple[MetricalLevel, ...]:
+    """The grid at half and at double the tempo of `beat_frames` (whose bars are `meter` beats from `phase`).
+
+    Half keeps every other beat: in an even meter the parity holding the downbeats, else the one with the
+    stronger onsets. Double adds the envelope's peak near each midpoint. Each level gets its own meter and
+    downbeats from `bar_structure`; one with under two beats or a tempo outside ALTERNATIVE_BPM is left out.
+    """
+
+    def times_of(frames: np.ndarray) -> np.ndarray:
+        return np.clip(
+            librosa.frames_to_time(frames, sr=ANALYSIS_RATE, hop_length=HOP) - ENVELOPE_LAG_S, 0, None
+        )
+
+    envelope = features.onset_envelope
+    if meter % 2 == 0:
+        parity = phase % 2
+    else:
+        strength = _strength_at(envelope, beat_frames)
+        parity = int(strength[1::2].mean() > strength[0::2].mean())
+    half = beat_frames[parity::2]
+    middles = (beat_frames[:-1] + beat_frames[1:]) // 2
+    doubled = np.unique(np.concatenate([beat_frames, middles + _peak_offsets(envelope, middles)]))
+    # Half a beat is under ten envelope frames at fast tempos, too coarse for a tempo of its own: the double
+    # level's tempo is twice the chosen one's.
+    tempos = {
+        "half": _tempo_from_beats(times_of(half)) if half.size >= 2 else 0.0,
+        "double": round(2 * _tempo_from_beats(times_of(beat_frames)), 1),
+    }
+    levels = []
+    for name, frames in (("half", half), ("double", doubled)):
+        if frames.size < 2 or not ALTERNATIVE_BPM[0] <= tempos[name] <= ALTERNATIVE_BPM[1]:
+            continue
+        level_meter, level_phase = bar_structure(features, frames)
+        beats = tuple(float(t) for t in times_of(frames))
+        levels.append(MetricalLevel(name, tempos[name], beats, beats[level_phase::level_meter], level_meter))
+    return tuple(levels)
