@@ -44,14 +44,15 @@ def test_a_rendered_song_sounds_for_as_long_as_its_score(tmp_path: Path) -> None
 
 
 def test_analysis_beats_plain_librosa_across_the_arrangement_styles(tmp_path: Path) -> None:
-    """One song per style: Storybeat's beats are better than librosa's own tracker on the same audio, and
-    its tempo lands at the tapped level (not twice or half of it) on most of them."""
-    ours, plain, right_level = [], [], 0
+    """One song per style: Storybeat's beats are better than librosa's own tracker on the same audio, its
+    tempo lands at the tapped level (not twice or half of it) on most of them, and so do its bars."""
+    ours, plain, bars, right_level = [], [], [], 0
     for style in arrangements.STYLES:
         song = arrangements.song_for(style, seed=1, duration_s=24.0)
         path = arrangements.render(song, tmp_path / f"{style.replace('/', '-')}.wav")
         analysis = analyze_beats(path)
         ours.append(_f_measure(song.beats, np.array(analysis.beats)))
+        bars.append(_f_measure(song.downbeats, np.array(analysis.downbeats)))
         decoded, _ = decode_audio(path, sample_rate=ANALYSIS_RATE, mono=True)
         _, plain_beats = librosa.beat.beat_track(y=decoded[0], sr=ANALYSIS_RATE, units="time")
         plain.append(_f_measure(song.beats, np.asarray(plain_beats)))
@@ -59,3 +60,14 @@ def test_analysis_beats_plain_librosa_across_the_arrangement_styles(tmp_path: Pa
     assert np.mean(ours) >= 0.75
     assert np.mean(ours) >= np.mean(plain) + 0.1
     assert right_level >= 8
+    assert np.mean(bars) >= 0.65
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_bars_start_where_the_chord_changes_under_an_alternating_bass(tmp_path: Path, seed: int) -> None:
+    """Fingerpicked guitar: the thumb plays root and fifth on every beat and the treble rings on 1 and 3, so
+    only the chord changing tells beat 1 from beat 3."""
+    song = arrangements.song_for("guitar", seed=seed, duration_s=24.0)
+    analysis = analyze_beats(arrangements.render(song, tmp_path / "guitar.wav"))
+    assert analysis.meter == 4
+    assert _f_measure(song.downbeats, np.array(analysis.downbeats)) >= 0.9

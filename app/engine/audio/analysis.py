@@ -16,6 +16,7 @@ N_FFT = 2048  # samples per spectrum (~93 ms at 22.05 kHz)
 LEAD_PAD_FRAMES = 4  # frames of silence put before the audio
 KICK_MAX_HZ = 150.0  # kick drums and bass notes live below this
 HARMONY_MIN_BEATS = 10  # below this some phase of the bar has no measurable chord change
+CHORD_WINDOW_BEATS = 2  # chord changes are judged between the half bars before and after a beat
 METERS = (4, 3)  # candidates, the default first
 TRIPLE_METER_MARGIN = 1.15  # 3/4 must explain the bar cues this much better than 4/4 to be chosen
 ENERGY_FLOOR_DB = -40.0  # loudness below the track's loudest frame by this much maps to 0
@@ -118,12 +119,23 @@ def _kick_per_beat(features: Features, beat_frames: np.ndarray) -> np.ndarray:
 
 
 def _chord_change_per_beat(features: Features, beat_frames: np.ndarray) -> np.ndarray:
-    """1 - cosine similarity of the mean chroma after and before each beat (NaN at the first and last)."""
-    # Column j: mean chroma from beat j to beat j + 1, as a unit vector.
+    """1 - cosine similarity of the mean chroma over the CHORD_WINDOW_BEATS beats after each beat and the
+    ones before it (NaN where a window would run off either end).
+
+    Windows of a half bar, not of one beat: a picked bass or an arpeggio changes notes on every beat while
+    the chord holds for the bar, and only the chord changing marks where the bar starts.
+    """
+    # Column j: mean chroma from beat j to beat j + 1.
     spans = librosa.util.sync(features.chroma, beat_frames.tolist(), aggregate=np.mean, pad=False)
     spans = spans / (np.linalg.norm(spans, axis=0, keepdims=True) + 1e-9)
+    window = CHORD_WINDOW_BEATS
+    running = np.cumsum(np.pad(spans, ((0, 0), (1, 0))), axis=1)  # running[:, j]: sum of columns < j
     change = np.full(beat_frames.size, np.nan)
-    change[1:-1] = 1.0 - np.sum(spans[:, 1:] * spans[:, :-1], axis=0)
+    for j in range(window, beat_frames.size - window):
+        before = running[:, j] - running[:, j - window]
+        after = running[:, j + window] - running[:, j]
+        cosine = float(before @ after) / (float(np.linalg.norm(before) * np.linalg.norm(after)) + 1e-9)
+        change[j] = 1.0 - cosine
     return change
 
 

@@ -60,7 +60,7 @@ HARMONY_WINDOW_FRAMES = 8  # ~190 ms of chroma either side of a frame when looki
 #: Seconds the onset envelope's peaks trail the attacks, measured on the synthetic corpus (bench_beats.py).
 ENVELOPE_LAG_S = 0.044
 #: Bump when the analysis changes, so cached results computed the old way stop matching.
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 CACHE_FILE = "beats.json"
 #: Half or double levels outside this range (BPM) are no tempo a listener taps; the document holds <= 400.
 ALTERNATIVE_BPM = (20.0, 400.0)
