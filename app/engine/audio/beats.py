@@ -54,13 +54,16 @@ TACTUS_PREFERRED_BPM = 120.0  # the centre of the tempo preference …
 TACTUS_SPREAD_OCTAVES = 0.8  # … and its width (one standard deviation, in octaves)
 ONSET_WEIGHT = 2.0
 HARMONY_WEIGHT = 1.0
+BAR_WEIGHT = 4.0  # times the onset envelope's autocorrelation one bar (3 or 4 beats) later
+METER_BEATS = (3, 4)
+BAR_LAG_RADIUS = 2  # frames searched either side of a bar's lag
 OWN_LEVEL_BONUS = 1.0  # in score units: the tracker's own level is kept unless another is clearly better
 MIN_TACTUS_BEATS = 4
 HARMONY_WINDOW_FRAMES = 8  # ~190 ms of chroma either side of a frame when looking for a chord change
 #: Seconds the onset envelope's peaks trail the attacks, measured on the synthetic corpus (bench_beats.py).
 ENVELOPE_LAG_S = 0.044
 #: Bump when the analysis changes, so cached results computed the old way stop matching.
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 CACHE_FILE = "beats.json"
 #: Half or double levels outside this range (BPM) are no tempo a listener taps; the document holds <= 400.
 ALTERNATIVE_BPM = (20.0, 400.0)
@@ -277,28 +280,50 @@ def _dp_track(envelope: np.ndarray, local_bpm: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Accents:
-    """What a tapped beat falls on, each envelope divided by its mean: loud onsets and chord changes."""
+    """What a tapped beat falls on, each envelope divided by its mean (loud onsets and chord changes), and
+    how alike the onset envelope is to itself a lag later (its autocorrelation, 1 at lag 0)."""
 
     onsets: np.ndarray
     harmony: np.ndarray
+    self_similarity: np.ndarray
 
     @classmethod
     def of(cls, features: Features) -> _Accents:
         onsets = features.onset_envelope
         harmony = harmonic_change(features.chroma)
-        return cls(onsets / max(float(onsets.mean()), 1e-9), harmony / max(float(harmony.mean()), 1e-9))
+        centred = onsets - onsets.mean()
+        spectrum = np.fft.rfft(centred, 2 * centred.size)
+        autocorrelation = np.fft.irfft(spectrum * np.conj(spectrum))[: centred.size]
+        return cls(
+            onsets / max(float(onsets.mean()), 1e-9),
+            harmony / max(float(harmony.mean()), 1e-9),
+            autocorrelation / max(float(autocorrelation[0]), 1e-9),
+        )
+
+    def bar_repetition(self, beat_frames: float) -> float:
+        """How well the music repeats after 3 or 4 beats of `beat_frames` frames: a bar repeats its pattern,
+        a grid at 3:4 of the beat (a syncopation the tracker can lock to) does not."""
+        best = 0.0
+        for meter in METER_BEATS:
+            lag = round(meter * beat_frames)
+            if lag + BAR_LAG_RADIUS < self.self_similarity.size:
+                window = self.self_similarity[max(0, lag - BAR_LAG_RADIUS) : lag + BAR_LAG_RADIUS + 1]
+                best = max(best, float(window.max()))
+        return best
 
 
 def _tactus_score(accents: _Accents, frames: np.ndarray) -> float:
     """How much `frames` sounds like the beat a listener taps: strong onsets and chord changes on its
-    beats (log of their mean strength there, weighted), and a tempo listeners like to tap (a log-normal
-    preference around TACTUS_PREFERRED_BPM). A slower level keeps only the strongest accents, so the
-    preference is what stops the choice from sliding to whole bars."""
-    bpm = 60.0 * ANALYSIS_RATE / HOP / float(np.median(np.diff(frames)))
-    on_beats = ONSET_WEIGHT * np.log(
-        float(_strength_at(accents.onsets, frames).mean()) + 1e-6
-    ) + HARMONY_WEIGHT * np.log(float(_strength_at(accents.harmony, frames).mean()) + 1e-6)
-    return on_beats - 0.5 * (np.log2(bpm / TACTUS_PREFERRED_BPM) / TACTUS_SPREAD_OCTAVES) ** 2
+    beats (log of their mean strength there, weighted), bars of 3 or 4 of its beats that repeat, and a
+    tempo listeners like to tap (a log-normal preference around TACTUS_PREFERRED_BPM). A slower level keeps
+    only the strongest accents, so the preference is what stops the choice from sliding to whole bars."""
+    period = float(np.median(np.diff(frames)))
+    bpm = 60.0 * ANALYSIS_RATE / HOP / period
+    onsets = float(_strength_at(accents.onsets, frames).mean())
+    harmony = float(_strength_at(accents.harmony, frames).mean())
+    on_beats = ONSET_WEIGHT * np.log(onsets + 1e-6) + HARMONY_WEIGHT * np.log(harmony + 1e-6)
+    preference = 0.5 * (np.log2(bpm / TACTUS_PREFERRED_BPM) / TACTUS_SPREAD_OCTAVES) ** 2
+    return float(on_beats + BAR_WEIGHT * accents.bar_repetition(period) - preference)
 
 
 def harmonic_change(chroma: np.ndarray, half_window: int = HARMONY_WINDOW_FRAMES) -> np.ndarray:
