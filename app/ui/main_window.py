@@ -282,6 +282,7 @@ class MainWindow(QMainWindow):
         library.addActions([manage.import_action, manage.export_action])
 
         music = bar.addMenu("&Music")
+        music.setToolTipsVisible(True)  # Half/Double Tempo say why they are unavailable
         self._action(music, "&Replace Music…", self.music.replace_music_dialog)
         pacing = music.addMenu("Apply &Pacing")
         self._action(pacing, "Cut Every &4 Beats", lambda: self.music.apply_pacing("every-N-beats", n=4))

@@ -159,7 +159,10 @@ class MusicController(QObject):
             level = grid.alternative(name)
             action.setEnabled(level is not None)
             tip = f"Switch the beats to {level.tempo:.0f} BPM; cuts stay on the music" if level else None
-            action.setStatusTip(tip or unavailable(grid, name) or "")
+            # A menu shows no status tip for a disabled entry: the tooltip says why it is greyed out.
+            text = tip or unavailable(grid, name) or ""
+            action.setStatusTip(text)
+            action.setToolTip(text)
 
     def tap(self) -> None:
         """Tap tempo: each tap marks a beat at the playhead; after MIN_TAPS taps the grid follows them."""

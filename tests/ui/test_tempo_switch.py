@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from app.engine.audio.beats import analyze_beats
@@ -40,9 +41,12 @@ def project_path(tmp_path: Path) -> Path:
     return path
 
 
+def _music_menu(window: MainWindow) -> QMenu:
+    return next(action.menu() for action in window.menuBar().actions() if action.text() == "&Music")
+
+
 def _music_action(window: MainWindow, text: str) -> QAction:
-    music = next(action.menu() for action in window.menuBar().actions() if action.text() == "&Music")
-    return next(action for action in music.actions() if action.text() == text)
+    return next(action for action in _music_menu(window).actions() if action.text() == text)
 
 
 def test_half_tempo_halves_the_grid_keeps_cuts_on_beats_and_undoes(
@@ -83,6 +87,8 @@ def test_without_the_level_the_entries_are_disabled_and_say_why(editor: Editor, 
     half = _music_action(window, "&Half Tempo")
     assert not half.isEnabled() and not _music_action(window, "&Double Tempo").isEnabled()
     assert half.statusTip().startswith("No half-tempo grid to switch to")
+    assert half.toolTip() == half.statusTip()  # shown on the greyed-out entry, where no status tip appears
+    assert _music_menu(window).toolTipsVisible()
     tapped = dumps_project(window.document.project)
 
     window.music.switch_tempo("half")  # reached anyway (e.g. by a stale menu): refused with the reason
