@@ -3,7 +3,6 @@ the overall move in their prompt, and an edited key re-renders the act."""
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from app.model import Act, MediaRef, Project, ProjectSettings
 from app.model.act import CameraKey, CameraMove, Easing, FitMode, InterpolationMethod, MotionSettings
 from app.model.commands import SetActField, SplitAct
 from app.model.history import History
+from tests.engine.frame_measures import content_shift, psnr
 
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
 WIDTH, HEIGHT = 192, 108
@@ -59,26 +59,13 @@ def _render(act: Act, image: np.ndarray, **request: object) -> Clip:
     )
 
 
-def _shift(earlier: np.ndarray, later: np.ndarray) -> tuple[float, float]:
-    """How far the content moved from `earlier` to `later`, in pixels (phase correlation)."""
-    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) for frame in (earlier, later)]
-    window = cv2.createHanningWindow(grey[0].shape[::-1], cv2.CV_32F)
-    (dx, dy), _ = cv2.phaseCorrelate(grey[0], grey[1], window)
-    return dx, dy
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
 def test_a_key_moving_right_moves_the_content_left(astronaut: np.ndarray) -> None:
     motion = _keyed(CameraKey(frame=0, x=-0.1, zoom=1.5), CameraKey(frame=23, x=0.1, zoom=1.5))
     clip = _clip(astronaut, motion)
     # 0.2 of the picture's width over 23 frames, seen 1.5 times enlarged: 2.5 output pixels a frame.
     expected = 0.2 * WIDTH * 1.5 / 23
     for index in (0, 7, 15, 21):
-        dx, dy = _shift(clip.frame(index), clip.frame(index + 1))
+        dx, dy = content_shift(clip.frame(index), clip.frame(index + 1))
         assert dx == pytest.approx(-expected, abs=0.4) and abs(dy) < 0.3
     # Outside the keys the camera holds (transition handles too); the preset rotation is not used.
     np.testing.assert_array_equal(clip.frame(-6), clip.frame(0))
@@ -96,9 +83,9 @@ def test_zoom_two_shows_half_the_picture_around_the_key_centre(
     top = round((0.5 + y) * 2 * HEIGHT - HEIGHT / 2)
     crop = canvas[top : top + HEIGHT, left : left + WIDTH]
     frame = clip.frame(5)
-    assert _psnr(frame, crop) > 35
+    assert psnr(frame, crop) > 35
     whole = fit_image(astronaut, WIDTH, HEIGHT, FitMode.cover)
-    assert _psnr(frame, whole) < 25  # it is no copy of the whole picture
+    assert psnr(frame, whole) < 25  # it is no copy of the whole picture
 
 
 def _ramp_picture() -> np.ndarray:
@@ -152,7 +139,7 @@ def test_a_split_keyed_act_shows_exactly_the_frames_of_the_whole(astronaut: np.n
         np.testing.assert_array_equal(before.frame(index), whole.frame(index))
     for index in (-3, 0, 9, 27, 31):
         np.testing.assert_array_equal(after.frame(index), whole.frame(20 + index))
-    assert _psnr(whole.frame(0), whole.frame(30)) < 30  # the camera does move
+    assert psnr(whole.frame(0), whole.frame(30)) < 30  # the camera does move
 
 
 def test_keys_are_timed_in_act_frames_when_motion_is_made_at_a_lower_rate(astronaut: np.ndarray) -> None:
@@ -172,7 +159,7 @@ def test_audio_pulses_still_add_to_a_keyed_camera(astronaut: np.ndarray) -> None
     motion = _keyed(CameraKey(frame=0, zoom=1.5), audio_reactivity=1.0)
     clip = _clip(astronaut, motion, reactivity=envelope)
     np.testing.assert_array_equal(clip.frame(11), clip.frame(13))  # one still key: quiet frames alike
-    assert _psnr(clip.frame(12), clip.frame(11)) < 35  # the hit zooms in further
+    assert psnr(clip.frame(12), clip.frame(11)) < 35  # the hit zooms in further
 
 
 def test_editing_a_key_rerenders_only_that_act(tmp_path: Path) -> None:
@@ -200,7 +187,7 @@ def test_editing_a_key_rerenders_only_that_act(tmp_path: Path) -> None:
     moved = keys.with_key(CameraKey(frame=5, x=-0.1, zoom=1.5))
     history.execute(SetActField("act1", "motion", moved))
     renders, edited = render_all()
-    assert renders == 1 and _psnr(edited, unedited) < 30
+    assert renders == 1 and psnr(edited, unedited) < 30
     history.undo()
     renders, restored = render_all()
     assert renders == 0

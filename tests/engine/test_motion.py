@@ -21,6 +21,7 @@ from app.model.act import CameraMove, Easing, FitMode, MotionSettings, Transitio
 from app.model.commands import SplitAct
 from app.model.history import History
 from app.model.project_file import dumps_project
+from tests.engine.frame_measures import content_shift, psnr
 
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
 WIDTH, HEIGHT = 192, 108
@@ -57,14 +58,6 @@ def _clip(
     settings = MotionSettings(camera=camera, intensity=intensity, easing=easing, audio_reactivity=reactivity)
     arguments: dict = {"fit": FitMode.cover, "width": WIDTH, "height": HEIGHT, "seed": 1, **kwargs}
     return MotionClip(images, settings=settings, length=length, **arguments)
-
-
-def _shift(earlier: np.ndarray, later: np.ndarray) -> tuple[float, float]:
-    """How far the content moved from `earlier` to `later`, in pixels (phase correlation)."""
-    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) for frame in (earlier, later)]
-    window = cv2.createHanningWindow(grey[0].shape[::-1], cv2.CV_32F)
-    (dx, dy), _ = cv2.phaseCorrelate(grey[0], grey[1], window)
-    return dx, dy
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -105,7 +98,7 @@ def test_pans_move_the_content_the_opposite_way(
 ) -> None:
     clip = _clip([rocket], camera, length=24)
     for index in (0, 8, 16, 22):
-        dx, dy = _shift(clip.frame(index), clip.frame(index + 1))
+        dx, dy = content_shift(clip.frame(index), clip.frame(index + 1))
         along = dx * direction[0] + dy * direction[1]
         across = dx * direction[1] + dy * direction[0]
         assert along > 0.3 and abs(across) < 0.3 * along
@@ -270,11 +263,6 @@ def test_motion_made_at_a_lower_rate_is_held_on_twos_with_nearest_frames() -> No
     assert not np.array_equal(smooth.frame(1), smooth.frame(0))  # flow fills the in-betweens
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
 def _render(act: Act, keyframe: np.ndarray) -> Clip:
     request = MotionRequest(
         keyframes=[keyframe],
@@ -311,11 +299,11 @@ def test_a_split_act_plays_on_across_the_split(
     assert second.transition == TransitionSpec(kind=TransitionKind.dip, frames=8)
 
     before, after = _render(first, astronaut), _render(second, astronaut)
-    assert _psnr(whole.frame(20), after.frame(0)) > 40  # the second part starts where the shot was
-    assert _psnr(whole.frame(19), before.frame(19)) > 40  # the first part ends where the shot was
-    assert _psnr(whole.frame(47), after.frame(27)) > 40
+    assert psnr(whole.frame(20), after.frame(0)) > 40  # the second part starts where the shot was
+    assert psnr(whole.frame(19), before.frame(19)) > 40  # the first part ends where the shot was
+    assert psnr(whole.frame(47), after.frame(27)) > 40
     # …and the picture does move on across the split: frame 20 is no copy of frame 0
-    assert _psnr(whole.frame(0), after.frame(0)) < 40
+    assert psnr(whole.frame(0), after.frame(0)) < 40
 
     history.undo()
     assert dumps_project(project) == original

@@ -325,13 +325,19 @@ def test_a_crossfade_shows_blended_frames_once_its_proxy_exists(
     assert np.array_equal(_shown(drafts, LENGTH + 5), incoming.frame(5))
 
 
-def test_audio_is_decoded_into_a_mixer_and_peaks(
-    qtbot: QtBot, drafts: DraftService, project_dir: Path
-) -> None:
+def _with_music(project_dir: Path) -> Project:
+    """One act over a 2 s drum track (clip id "music")."""
     track = drum_track(120, 2.0, sample_rate=22050)
     write_wav(project_dir / "music.wav", track.samples, track.sample_rate)
     project = _project(project_dir, count=1)
     project.audio = [AudioClip(id="music", media=MediaRef(path="music.wav"))]
+    return project
+
+
+def test_audio_is_decoded_into_a_mixer_and_peaks(
+    qtbot: QtBot, drafts: DraftService, project_dir: Path
+) -> None:
+    project = _with_music(project_dir)
     with qtbot.waitSignal(drafts.audio_ready, timeout=WAIT_MS):
         drafts.set_project(project, project_dir, 1)
     mixer, peaks = drafts.mixer(), drafts.peaks("music")
@@ -350,10 +356,7 @@ def test_audio_is_decoded_into_a_mixer_and_peaks(
 def test_muting_a_track_remixes_the_playback_audio_without_it(
     qtbot: QtBot, drafts: DraftService, project_dir: Path
 ) -> None:
-    track = drum_track(120, 2.0, sample_rate=22050)
-    write_wav(project_dir / "music.wav", track.samples, track.sample_rate)
-    project = _project(project_dir, count=1)
-    project.audio = [AudioClip(id="music", media=MediaRef(path="music.wav"))]
+    project = _with_music(project_dir)
     with qtbot.waitSignal(drafts.audio_ready, timeout=WAIT_MS):
         drafts.set_project(project, project_dir, 1)
     mixer = drafts.mixer()

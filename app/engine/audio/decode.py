@@ -44,7 +44,7 @@ def probe_audio(path: Path) -> AudioInfo:
     container headers lie for VBR MP3s and truncated files. Raises MediaError naming the file when it is
     missing, not audio, or holds no decodable samples.
     """
-    with _open_audio(path) as (container, stream):
+    with open_audio(path) as (container, stream):
         sample_rate = stream.codec_context.sample_rate
         channels = stream.codec_context.channels
         samples = sum(frame.samples for frame in _decoded_frames(path, container, stream))
@@ -62,7 +62,7 @@ def decode_audio(path: Path, sample_rate: int | None = None, mono: bool = False)
     kept. Raises MediaError naming the file when it is missing, not audio, or holds no decodable samples.
     """
     _check_rate(sample_rate)
-    with _open_audio(path) as (container, stream):
+    with open_audio(path) as (container, stream):
         rate = sample_rate or stream.codec_context.sample_rate
         blocks = list(_decoded_blocks(path, container, stream, rate, 1 if mono else None))
     if not blocks:
@@ -107,7 +107,7 @@ class PcmFile:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         try:
-            with os.fdopen(fd, "wb") as out, _open_audio(src) as (container, stream):
+            with os.fdopen(fd, "wb") as out, open_audio(src) as (container, stream):
                 frames = 0
                 for block in _decoded_blocks(src, container, stream, sample_rate, channels):
                     np.ascontiguousarray(block.T, dtype=_PCM_DTYPE).tofile(out)
@@ -161,21 +161,21 @@ def _check_rate(sample_rate: int | None) -> None:
 
 
 @contextmanager
-def _open_audio(path: Path) -> Iterator[tuple[av.container.InputContainer, av.audio.stream.AudioStream]]:
+def open_audio(path: Path) -> Iterator[tuple[av.container.InputContainer, av.audio.stream.AudioStream]]:
     """Open `path` and yield its first audio stream, turning every way it can fail into one MediaError."""
     if not path.exists():
         raise MediaError(f"{path}: audio file not found")
     if not path.is_file():
-        raise MediaError(f"{path}: not a file")
+        raise MediaError(f"{path}: is a folder, expected an audio file")
     if path.stat().st_size == 0:
-        raise MediaError(f"{path}: empty file (0 bytes), expected audio")
+        raise MediaError(f"{path}: empty file, expected audio")
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"{path}: not an audio file (could not be opened)") from exc
+        raise MediaError(f"{path}: not an audio file (it could not be opened as audio)") from exc
     try:
         if not container.streams.audio:
-            raise MediaError(f"{path}: not an audio file (no audio stream)")
+            raise MediaError(f"{path}: not an audio file (it holds no sound)")
         stream = container.streams.audio[0]
         if stream.codec_context.sample_rate <= 0 or stream.codec_context.channels <= 0:
             raise MediaError(f"{path}: audio stream has no sample rate or channels")
